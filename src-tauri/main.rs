@@ -1,4 +1,4 @@
-// Prevents an extra console window on Windows in release.
+//! The desktop entry point; everything lives in lib.rs so the mobile entry point shares it.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 fn main() {

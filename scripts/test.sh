@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Every test: set up, then the UI's unit tests, the UI in Chromium, and the whole Rust workspace —
+# domain, store, photo fixtures, the server as a process, two devices syncing through it, and the real
+# Tauri app under Xvfb driven through tauri-driver. Screenshots land in target/e2e-screenshots/ and
+# target/ui-screenshots/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+echo "== UI unit tests (vitest)"
+(cd ui && npm test --silent)
+echo "== UI in Chromium (playwright-core)"
+(cd ui && npm run --silent test:e2e)
+
+echo "== Rust workspace"
+# The end-to-end test runs the server binary built here.
+cargo build --quiet -p xuncha-server --bin xuncha-server
+cargo test --workspace --no-fail-fast 2>&1 | tee target/cargo-test.log
