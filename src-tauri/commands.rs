@@ -3,9 +3,8 @@
 
 use tauri::ipc::{InvokeBody, Request, Response};
 use tauri::State;
-use xuncha_device::views::{AppState, FindingSummary, FindingView, PhotoInfo, Session, SubmitReport, SyncStatus};
-use xuncha_device::{Engine, ListScope, PhotoSize};
-use xuncha_domain::{FindingDraft, FindingId, PhotoHash, Taxonomy, UserMessage};
+use xuncha_device::{AppState, Engine, FindingSummary, FindingView, PhotoInfo, PhotoSize, Scope, Session, SubmitReport, SyncStatus};
+use xuncha_domain::{FindingDraft, Taxonomy, UserMessage};
 
 type Res<T> = Result<T, UserMessage>;
 
@@ -20,7 +19,7 @@ pub async fn app_state(engine: State<'_, Engine>) -> Res<AppState> {
 
 #[tauri::command]
 pub async fn login(engine: State<'_, Engine>, server_url: String, username: String, password: String) -> Res<Session> {
-    engine.login(server_url, username, password).await.map_err(msg)
+    engine.login(&server_url, &username, &password).await.map_err(msg)
 }
 
 #[tauri::command]
@@ -40,29 +39,29 @@ pub async fn ingest_photo(engine: State<'_, Engine>, request: Request<'_>) -> Re
 }
 
 #[tauri::command]
-pub async fn save_finding(engine: State<'_, Engine>, id: Option<FindingId>, draft: FindingDraft) -> Res<FindingView> {
-    engine.save_finding(id, draft).await.map_err(msg)
+pub async fn save_finding(engine: State<'_, Engine>, id: Option<String>, draft: FindingDraft) -> Res<FindingView> {
+    engine.save_finding(id.as_deref(), draft).await.map_err(msg)
 }
 
 #[tauri::command]
-pub async fn submit_findings(engine: State<'_, Engine>, ids: Vec<FindingId>) -> Res<SubmitReport> {
+pub async fn submit_findings(engine: State<'_, Engine>, ids: Vec<String>) -> Res<SubmitReport> {
     engine.submit_findings(ids).await.map_err(msg)
 }
 
 #[tauri::command]
-pub async fn list_findings(engine: State<'_, Engine>, day: Option<chrono::NaiveDate>, scope: ListScope) -> Res<Vec<FindingSummary>> {
-    engine.list_findings(day, scope).await.map_err(msg)
+pub async fn list_findings(engine: State<'_, Engine>, day: Option<String>, scope: Scope) -> Res<Vec<FindingSummary>> {
+    engine.list_findings(day.as_deref(), scope).await.map_err(msg)
 }
 
 #[tauri::command]
-pub async fn get_finding(engine: State<'_, Engine>, id: FindingId) -> Res<FindingView> {
-    engine.get_finding(id).await.map_err(msg)
+pub async fn get_finding(engine: State<'_, Engine>, id: String) -> Res<FindingView> {
+    engine.get_finding(&id).await.map_err(msg)
 }
 
 /// JPEG bytes as a raw response (the UI makes a blob: URL of them).
 #[tauri::command]
-pub async fn photo(engine: State<'_, Engine>, hash: PhotoHash, size: PhotoSize) -> Res<Response> {
-    engine.photo(hash, size).await.map(Response::new).map_err(msg)
+pub async fn photo(engine: State<'_, Engine>, hash: String, size: PhotoSize) -> Res<Response> {
+    engine.photo(&hash, size).await.map(Response::new).map_err(msg)
 }
 
 #[tauri::command]

@@ -32,7 +32,7 @@ fn data_dir(app: &tauri::App) -> Result<PathBuf, Box<dyn std::error::Error>> {
 pub fn open_engine(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
     let dir = data_dir(app)?;
     tracing::info!(data_dir = %dir.display(), "opening the device store");
-    let engine = tauri::async_runtime::block_on(Engine::open(&dir))?;
+    let engine = Engine::open(&dir)?;
     app.manage(engine.clone());
 
     // Push every sync-status change to the UI so the status bar is never stale.
@@ -46,7 +46,8 @@ pub fn open_engine(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error
     });
 
     tauri::async_runtime::spawn(demo_autologin(engine.clone()));
-    engine.spawn_sync_loop();
+    // The loop uses `tokio::spawn`, so start it from inside Tauri's runtime.
+    tauri::async_runtime::spawn(async move { engine.spawn_sync_loop() });
     Ok(())
 }
 
@@ -60,7 +61,7 @@ async fn demo_autologin(engine: Engine) {
     match engine.app_state().await {
         Ok(state) if state.session.is_some() => {}
         _ => {
-            if let Err(e) = engine.login(url, user.to_string(), password.to_string()).await {
+            if let Err(e) = engine.login(&url, user, password).await {
                 tracing::warn!(code = %e.user_message().code, "demo sign-in failed");
             }
         }

@@ -41,6 +41,8 @@ pub enum DeviceError {
     FindingNotFound(String),
     #[error("photo {0} not on this device")]
     PhotoNotFound(String),
+    #[error("bad day {0:?}")]
+    InvalidDay(String),
     #[error("bad server address {0:?}")]
     BadServerUrl(String),
     #[error("storage: {0}")]
@@ -77,72 +79,76 @@ impl DeviceError {
 
     /// The sentence shown to a person, zh-CN and English, saying what to do.
     pub fn user_message(&self) -> UserMessage {
-        let m = UserMessage::new;
         match self {
             Self::Validation(e) => e.user_message(),
             Self::Photo(msg) => msg.clone(),
-            Self::NotSignedIn => m(
+            Self::NotSignedIn => UserMessage::new(
                 "session.not_signed_in",
                 "请先登录。本机已保存的记录不会丢失。",
                 "Sign in first. Records already saved on this phone are kept.",
             ),
-            Self::Offline(_) => m(
+            Self::Offline(_) => UserMessage::new(
                 "network.offline",
                 "无法连接服务器，记录已保存在本机，联网后会自动上传。",
                 "Cannot reach the server; your records are saved on this phone and will upload when online.",
             ),
-            Self::NotXuncha(_) => m(
+            Self::NotXuncha(_) => UserMessage::new(
                 "network.not_xuncha_server",
                 "连接到的不是巡查服务器（可能需要先在浏览器中完成 Wi-Fi 登录认证）。记录已保存在本机，联网后会自动上传。",
                 "The network answered, but not as the Xuncha server (a Wi-Fi login page may be in the way: open a browser and sign in to the Wi-Fi). Your records are saved on this phone and will upload later.",
             ),
-            Self::ServerChanged { .. } => m(
+            Self::ServerChanged { .. } => UserMessage::new(
                 "server.changed",
                 "该地址上的服务器已不是本机登录过的巡查服务器，已停止同步以免数据发错地方。请联系管理员确认服务器地址。",
                 "The server at this address is not the Xuncha server this phone signed in to; syncing has stopped so data is not sent to the wrong place. Ask your administrator to confirm the server address.",
             ),
-            Self::UnsentForOtherServer(url) => m(
+            Self::UnsentForOtherServer(url) => UserMessage::new(
                 "server.unsent_for_other_server",
                 format!("本机还有未上传到 {url} 的记录，请先登录该服务器完成同步，再切换服务器。"),
                 format!("This phone still holds records not yet sent to {url}. Sign in to that server and sync first, then switch."),
             ),
-            Self::SessionExpired => m(
+            Self::SessionExpired => UserMessage::new(
                 "session.expired",
                 "登录已过期，请重新登录。所有记录都保存在本机，登录后会继续上传。",
                 "Your sign-in has expired: sign in again. All records are kept on this phone and will upload after you sign in.",
             ),
             Self::Server { message, .. } => message.clone(),
-            Self::OfflineLoginUnavailable => m(
+            Self::OfflineLoginUnavailable => UserMessage::new(
                 "session.offline_login_unavailable",
                 "无法连接服务器，且该账号从未在本机联网登录过，无法离线登录。请到有信号的地方再登录。",
                 "Cannot reach the server, and this account has never signed in online on this phone, so offline sign-in is not possible. Sign in where there is signal.",
             ),
-            Self::WrongOfflinePassword => m(
+            Self::WrongOfflinePassword => UserMessage::new(
                 "session.wrong_password",
                 "密码错误（离线校验）。",
                 "Wrong password (checked offline).",
             ),
-            Self::FindingNotFound(_) => m(
+            Self::FindingNotFound(_) => UserMessage::new(
                 "finding.not_found",
                 "本机没有找到这条问题，请刷新列表。",
                 "This finding is not on this phone. Refresh the list.",
             ),
-            Self::PhotoNotFound(_) => m(
+            Self::PhotoNotFound(_) => UserMessage::new(
                 "photo.not_found",
                 "照片不在本机（可能尚未下载），联网同步后再试；若是新拍的照片，请重新添加。",
                 "The photo is not on this phone (maybe not downloaded yet). Sync and try again; if you just took it, add it again.",
             ),
-            Self::BadServerUrl(_) => m(
+            Self::InvalidDay(d) => UserMessage::new(
+                "request.invalid_day",
+                format!("日期“{d}”无效，应为 YYYY-MM-DD。"),
+                format!("The day “{d}” is not valid; use YYYY-MM-DD."),
+            ),
+            Self::BadServerUrl(_) => UserMessage::new(
                 "server.bad_url",
                 "服务器地址无效，应类似 https://xuncha.example.cn。",
                 "The server address is not valid; it should look like https://xuncha.example.cn.",
             ),
-            Self::Storage(_) | Self::Io(_) => m(
+            Self::Storage(_) | Self::Io(_) => UserMessage::new(
                 "device.storage",
                 "本机存储出错，本次操作未保存（之前保存的记录不受影响）。请检查手机存储空间后重试。",
                 "Storage error on this phone: this action was not saved (records saved earlier are not affected). Check free space and try again.",
             ),
-            Self::Internal(_) => m(
+            Self::Internal(_) => UserMessage::new(
                 "device.internal",
                 "应用内部错误，本次操作未完成（已保存的记录不受影响）。请重试，若仍出现请联系管理员。",
                 "Internal error: this action did not complete (saved records are not affected). Try again; if it persists, tell your administrator.",

@@ -12,6 +12,14 @@ pub(crate) enum Format {
 }
 
 impl Format {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Format::Jpeg => "JPEG",
+            Format::Png => "PNG",
+            Format::WebP => "WebP",
+        }
+    }
+
     pub(crate) fn image_format(self) -> image::ImageFormat {
         match self {
             Format::Jpeg => image::ImageFormat::Jpeg,

@@ -1,0 +1,64 @@
+//! Push: send the outbox in order, in batches; an op leaves the outbox only when the server's JSON
+//! answer says it is applied. Refused ops stay, with their reason, shown on their finding.
+
+use super::Ctx;
+use crate::engine::Inner;
+use crate::error::{DeviceError, Result};
+use crate::store::outbox;
+use std::collections::HashMap;
+use std::sync::Arc;
+use xuncha_proto::{OpOutcome, PushRequest, MAX_OPS_PER_PUSH};
+
+pub(crate) async fn push_all(inner: &Arc<Inner>, ctx: &Ctx) -> Result<()> {
+    let mut sent = 0usize;
+    loop {
+        let user = ctx.user;
+        let batch = inner.db(move |s| outbox::take_batch(&mut s.conn, &user, MAX_OPS_PER_PUSH)).await?;
+        if batch.is_empty() {
+            break;
+        }
+        let req = PushRequest { device_id: inner.device_id, ops: batch.iter().map(|t| t.op.clone()).collect() };
+        tracing::debug!(ops = req.ops.len(), first_seq = req.ops[0].device_seq, "push");
+        let resp = ctx.client.push(&ctx.token, &req).await?;
+        // Answers are matched by op_id; an answer that does not cover the batch is not trusted at all.
+        let by_id: HashMap<_, _> = resp.results.into_iter().map(|r| (r.op_id, r.outcome)).collect();
+        if batch.iter().any(|t| !by_id.contains_key(&t.op.op_id)) {
+            return Err(DeviceError::NotXuncha("push answer does not cover the batch".into()));
+        }
+        let (mut applied, mut rejected) = (0usize, 0usize);
+        for t in &batch {
+            match &by_id[&t.op.op_id] {
+                OpOutcome::Applied { replayed, .. } => {
+                    applied += 1;
+                    if *replayed {
+                        tracing::info!(op = %t.op.op_id, "op had already been applied (lost answer); not applied twice");
+                    }
+                }
+                OpOutcome::Rejected { error } => {
+                    rejected += 1;
+                    tracing::warn!(op = %t.op.op_id, finding = %t.op.finding_id, code = %error.code, "op refused by the server");
+                }
+            }
+        }
+        inner
+            .db(move |s| {
+                let tx = s.conn.transaction()?;
+                for t in &batch {
+                    match &by_id[&t.op.op_id] {
+                        OpOutcome::Applied { version, .. } => outbox::applied(&tx, &t.op, *version)?,
+                        OpOutcome::Rejected { error } => outbox::rejected(&tx, t, error)?,
+                    }
+                }
+                tx.commit()?;
+                Ok(())
+            })
+            .await?;
+        sent += applied + rejected;
+        tracing::info!(applied, rejected, "push batch done");
+        inner.publish().await?;
+    }
+    if sent > 0 {
+        tracing::info!(sent, "outbox pushed");
+    }
+    Ok(())
+}

@@ -1,0 +1,161 @@
+//! The one place where errors become HTTP answers. Every non-2xx body is `ApiError { error: UserMessage }`
+//! in zh-CN and English; internal details are logged here and never sent (the axum error-handling example).
+
+use crate::blobs::BlobError;
+use crate::store::StoreError;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use xuncha_domain::UserMessage;
+use xuncha_proto::ApiError;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppError {
+    /// No token, an unknown one, or a revoked one.
+    #[error("not signed in")]
+    Unauthenticated,
+    /// Wrong password and unknown user get this same answer, so usernames cannot be probed.
+    #[error("wrong username or password")]
+    BadCredentials,
+    #[error("too many failed sign-ins; locked for {retry_after_secs} s")]
+    LoginLocked { retry_after_secs: u64 },
+    #[error("bad request: {}", .0.en)]
+    BadRequest(UserMessage),
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("too large: {}", .0.en)]
+    TooLarge(UserMessage),
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("photo bytes do not match their hash")]
+    PhotoHashMismatch,
+    #[error("a handler panicked")]
+    Panic,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn status(&self) -> StatusCode {
+        use AppError::*;
+        match self {
+            Unauthenticated | BadCredentials => StatusCode::UNAUTHORIZED,
+            LoginLocked { .. } => StatusCode::TOO_MANY_REQUESTS,
+            BadRequest(_) => StatusCode::BAD_REQUEST,
+            NotFound => StatusCode::NOT_FOUND,
+            MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            PhotoHashMismatch => StatusCode::UNPROCESSABLE_ENTITY,
+            Panic | Store(_) | Blob(_) | Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn user_message(&self) -> UserMessage {
+        use AppError::*;
+        match self {
+            Unauthenticated => UserMessage::new(
+                "auth.unauthenticated",
+                "登录已失效或未登录，请重新登录。",
+                "You are not signed in, or your sign-in has expired or was revoked. Sign in again.",
+            ),
+            BadCredentials => UserMessage::new(
+                "auth.bad_credentials",
+                "用户名或密码错误，请检查后重试。",
+                "Wrong username or password. Check them and try again.",
+            ),
+            LoginLocked { retry_after_secs } => UserMessage::new(
+                "auth.locked",
+                format!("密码错误次数过多，请 {retry_after_secs} 秒后再试。"),
+                format!("Too many wrong passwords. Try again in {retry_after_secs} seconds."),
+            ),
+            BadRequest(m) | TooLarge(m) => m.clone(),
+            NotFound => UserMessage::new("request.not_found", "找不到请求的内容。", "Not found."),
+            MethodNotAllowed => UserMessage::new(
+                "request.method_not_allowed",
+                "不支持该请求方式。",
+                "This method is not allowed here.",
+            ),
+            UnsupportedMediaType => UserMessage::new(
+                "request.unsupported_media_type",
+                "请求内容类型不正确（应为 JSON）。请更新应用。",
+                "The request has the wrong content type (JSON expected). Update the app.",
+            ),
+            PhotoHashMismatch => UserMessage::new(
+                "photo.hash_mismatch",
+                "照片在传输中损坏（校验不一致），将自动重新上传。",
+                "The photo was damaged in transit (checksum mismatch); it will be uploaded again.",
+            ),
+            Panic | Store(_) | Blob(_) | Internal(_) => internal_message(),
+        }
+    }
+}
+
+pub fn internal_message() -> UserMessage {
+    UserMessage::new(
+        "server.internal",
+        "服务器内部错误，数据未丢失，请稍后重试。如持续出现请联系管理员。",
+        "Internal server error. Nothing was lost; try again later. If it keeps happening, contact the administrator.",
+    )
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            // Only our own Display text, which never contains tokens or passwords.
+            tracing::error!(error = %self, "request failed");
+        }
+        let mut resp = (status, Json(ApiError { error: self.user_message() })).into_response();
+        if let AppError::LoginLocked { retry_after_secs } = self {
+            if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        resp
+    }
+}
+
+/// Messages for requests that do not fit the protocol.
+pub mod messages {
+    use xuncha_domain::UserMessage;
+
+    pub fn bad_body(detail: &str) -> UserMessage {
+        UserMessage::new(
+            "request.bad_body",
+            format!("请求内容无法识别，请更新应用后重试。（{detail}）"),
+            format!("The request body could not be read; update the app and retry. ({detail})"),
+        )
+    }
+
+    pub fn push_too_large(max_ops: usize, max_bytes: usize) -> UserMessage {
+        UserMessage::new(
+            "sync.push_too_large",
+            format!("一次上传的内容过多（最多 {max_ops} 条操作、{} MB），请分批上传。", max_bytes / (1024 * 1024)),
+            format!("Too much in one upload (at most {max_ops} operations and {} MiB); send it in batches.", max_bytes / (1024 * 1024)),
+        )
+    }
+
+    pub fn photo_too_large(max_bytes: usize) -> UserMessage {
+        UserMessage::new(
+            "photo.too_large",
+            format!("照片超过 {} MB 上限。", max_bytes / (1024 * 1024)),
+            format!("The photo is over the {} MiB limit.", max_bytes / (1024 * 1024)),
+        )
+    }
+
+    pub fn device_mismatch() -> UserMessage {
+        UserMessage::new(
+            "sync.device_mismatch",
+            "上传的设备编号与登录时的设备不一致，请重新登录。",
+            "The device id in this upload is not the one you signed in with. Sign in again.",
+        )
+    }
+}

@@ -1,0 +1,221 @@
+//! `xuncha-server`: the command line. Thin on purpose; everything it calls is in the library.
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use xuncha_domain::Role;
+use xuncha_server::{admin, seed, AppState, Config};
+
+#[derive(Parser)]
+#[command(name = "xuncha-server", version, about = "巡查 Xuncha sync server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct DbArg {
+    /// SQLite database file (created and migrated if missing).
+    #[arg(long, env = "XUNCHA_DB", default_value = Config::DEFAULT_DB)]
+    db: PathBuf,
+}
+
+#[derive(Args)]
+struct StorageArgs {
+    #[command(flatten)]
+    db: DbArg,
+    /// Directory for photo files.
+    #[arg(long, env = "XUNCHA_BLOBS", default_value = Config::DEFAULT_BLOBS)]
+    blobs: PathBuf,
+}
+
+impl StorageArgs {
+    fn config(&self) -> Config {
+        Config { db: self.db.db.clone(), blobs: self.blobs.clone() }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API; prints `listening on http://IP:PORT` once bound (use port 0 for any free port).
+    Serve {
+        #[command(flatten)]
+        storage: StorageArgs,
+        #[arg(long, env = "XUNCHA_LISTEN", default_value = Config::DEFAULT_LISTEN)]
+        listen: String,
+        /// Also stop when stdin reaches end of file: a supervising process (a test, a desktop app) that
+        /// dies closes the pipe, and the server does not outlive it.
+        #[arg(long)]
+        stop_on_stdin_close: bool,
+    },
+    /// Create the demo world (districts, teams, users, a day of findings). Does nothing if users exist.
+    SeedDemo {
+        #[command(flatten)]
+        storage: StorageArgs,
+        /// Day of the demo findings (default: today in China).
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+        /// Directory with the demo JPEGs.
+        #[arg(long, env = "XUNCHA_DEMO_PHOTOS", default_value = "assets/demo-photos")]
+        demo_photos: PathBuf,
+    },
+    /// Add an account. The password is read from XUNCHA_NEW_PASSWORD, or else the first line of stdin
+    /// (never from a flag: flags are visible to every user of the machine).
+    AddUser {
+        #[command(flatten)]
+        db: DbArg,
+        #[arg(long)]
+        username: String,
+        #[arg(long, default_value = "")]
+        display_name: String,
+        /// inspector, team_leader, district_office or admin.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Team name, for inspector and team_leader (e.g. 上城区湖滨一组).
+        #[arg(long)]
+        team: Option<String>,
+        /// District code, for district_office (shangcheng, gongshu, xihu).
+        #[arg(long)]
+        district: Option<String>,
+    },
+    /// Revoke every sign-in of a user (a lost or stolen phone).
+    RevokeTokens {
+        #[command(flatten)]
+        db: DbArg,
+        #[arg(long)]
+        user: String,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| format!("unknown role {s:?}: use inspector, team_leader, district_office or admin"))
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("XUNCHA_LOG")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    // stderr: stdout carries only the "listening on" line that scripts and tests read.
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+/// Resolves when stdin is closed. A plain thread, not tokio's stdin: a blocked read there would keep
+/// the runtime from shutting down on a signal.
+async fn stdin_closed() {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let mut sink = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
+        let _ = tx.send(());
+    });
+    let _ = rx.await;
+}
+
+async fn shutdown_signal(stop_on_stdin_close: bool) {
+    let stdin = async {
+        if stop_on_stdin_close {
+            stdin_closed().await
+        } else {
+            std::future::pending::<()>().await
+        }
+    };
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {}, _ = stdin => {} }
+    tracing::info!("shutting down");
+}
+
+async fn open_store(db: &std::path::Path) -> Result<xuncha_server::store::SqliteStore> {
+    let rules = Arc::new(xuncha_server::apply::Rules::builtin());
+    xuncha_server::store::SqliteStore::open(db, rules).await.with_context(|| format!("opening {}", db.display()))
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    init_tracing();
+    match Cli::parse().command {
+        Command::Serve { storage, listen, stop_on_stdin_close } => {
+            let config = storage.config();
+            let state = AppState::open(&config).await.with_context(|| format!("opening {}", config.db.display()))?;
+            let listener =
+                tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+            let addr = listener.local_addr()?;
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "listening on http://{addr}")?;
+            out.flush()?;
+            drop(out);
+            tracing::info!(%addr, db = %config.db.display(), blobs = %config.blobs.display(), "serving");
+            xuncha_server::serve_state(listener, state, shutdown_signal(stop_on_stdin_close)).await?;
+        }
+        Command::SeedDemo { storage, date, demo_photos } => {
+            let config = storage.config();
+            let store = open_store(&config.db).await?;
+            let blobs = xuncha_server::blobs::FsBlobStore::open(&config.blobs)?;
+            let date = date.unwrap_or_else(|| {
+                chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset")).date_naive()
+            });
+            match seed::seed_demo(&store, &blobs, &seed::SeedOptions { date, demo_photos }).await? {
+                seed::SeedOutcome::AlreadySeeded => {
+                    println!("{} already has users; nothing was changed.", config.db.display());
+                }
+                seed::SeedOutcome::Seeded(s) => print_summary(&s, date),
+            }
+        }
+        Command::AddUser { db, username, display_name, role, team, district } => {
+            let password = match std::env::var("XUNCHA_NEW_PASSWORD") {
+                Ok(p) => p,
+                Err(_) => {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line).context("reading the password from stdin")?;
+                    line.trim_end_matches(['\r', '\n']).to_string()
+                }
+            };
+            if password.is_empty() {
+                bail!("no password: set XUNCHA_NEW_PASSWORD or pipe it on stdin");
+            }
+            let store = open_store(&db.db).await?;
+            let id = admin::add_user(&store, admin::AddUser { username: username.clone(), display_name, role, team, district, password })
+                .await?;
+            println!("added {username} ({}) id {id}", role.as_str());
+        }
+        Command::RevokeTokens { db, user } => {
+            let store = open_store(&db.db).await?;
+            let n = admin::revoke_tokens(&store, &user).await?;
+            println!("revoked {n} active sign-in(s) of {user}; their devices must sign in again");
+        }
+    }
+    Ok(())
+}
+
+fn print_summary(s: &seed::SeedSummary, date: chrono::NaiveDate) {
+    println!("Demo world seeded for {date}:");
+    println!(
+        "  {} districts, {} sub-districts, {} teams, {} users, {} findings, {} photos",
+        s.districts, s.sub_districts, s.teams, s.users, s.findings, s.photos
+    );
+    if s.photos_raw > 0 {
+        println!("  ({} photos stored unprocessed: the photo ingest refused them)", s.photos_raw);
+    }
+    let counts: Vec<String> = s.status_counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    println!("  statuses: {}", counts.join(", "));
+    println!("Logins (password for all: {}):", seed::DEMO_PASSWORD);
+    for l in s.logins.iter().filter(|l| !l.username.starts_with("inspector") || l.username.ends_with("-1")) {
+        println!("  {:<16} {:<16} {:<10} {}", l.username, l.role.as_str(), l.display_name, l.scope);
+    }
+    println!("  … and inspector1-2 … inspector8-5 (five per team)");
+}

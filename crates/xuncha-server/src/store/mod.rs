@@ -1,0 +1,177 @@
+//! Server storage behind one trait, so a PostgreSQL backend can sit beside SQLite (Atuin's pattern).
+//!
+//! **Invariant:** nothing in this module names rusqlite; only `sqlite.rs` does. Every data method that
+//! reads or changes findings takes the authenticated [`Principal`], so scope is part of the signature and
+//! cannot be forgotten by a handler.
+//!
+//! The decisions (is this op allowed, what is the new state) are pure and live in [`crate::apply`];
+//! a backend only loads the current state, calls them, and writes the result in one transaction.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+use xuncha_domain::{DeviceId, DistrictId, PhotoHash, Principal, Role, SubDistrictId, TeamId, UserId};
+use xuncha_proto::{OpResult, Operation, PullResponse, UserProfile};
+
+pub mod sqlite;
+pub use sqlite::SqliteStore;
+
+/// SHA-256 of a bearer token; the only form in which tokens are stored.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct TokenHash(pub [u8; 32]);
+
+impl std::fmt::Debug for TokenHash {
+    // Even the hash stays out of logs: it is the lookup key for a session.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenHash(<redacted>)")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database failed (I/O, lock timeout, constraint we did not expect). Text only, so no driver type leaks.
+    #[error("database error: {0}")]
+    Backend(String),
+    /// A stored row could not be read back (bad JSON, unknown enum value): a bug or a hand-edited file.
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("storage task failed: {0}")]
+    Task(String),
+}
+
+/// A user's password hash, for the login check only.
+#[derive(Clone)]
+pub struct Credentials {
+    pub user: UserId,
+    pub password_hash: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials").field("user", &self.user).field("password_hash", &"<redacted>").finish()
+    }
+}
+
+/// What a valid token stands for, re-derived from the tables on every request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    pub principal: Principal,
+    pub device: DeviceId,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewDistrict {
+    pub id: DistrictId,
+    pub code: String,
+    pub zh: String,
+    pub en: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSubDistrict {
+    pub id: SubDistrictId,
+    pub district: DistrictId,
+    pub code: String,
+    pub zh: String,
+    pub en: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Team {
+    pub id: TeamId,
+    pub name: String,
+    pub district: DistrictId,
+    pub sub_district: Option<SubDistrictId>,
+}
+
+#[derive(Clone)]
+pub struct NewUser {
+    pub id: UserId,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub team: Option<TeamId>,
+    pub district: Option<DistrictId>,
+    pub password_hash: String,
+}
+
+impl std::fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("role", &self.role)
+            .field("team", &self.team)
+            .field("district", &self.district)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether a photo upload added bytes the server did not have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhotoRecorded {
+    New,
+    Known,
+}
+
+#[async_trait]
+pub trait ServerStore: Send + Sync + 'static {
+    /// Stable for the life of the database; devices refuse to sync into a different one.
+    async fn server_id(&self) -> Result<Uuid, StoreError>;
+
+    // ---- accounts and sessions ----
+    async fn credentials(&self, username: &str) -> Result<Option<Credentials>, StoreError>;
+    async fn insert_token(
+        &self,
+        user: UserId,
+        device: DeviceId,
+        device_name: &str,
+        token: TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// The session of an unrevoked token, with role, team and district read from the tables now.
+    async fn session(&self, token: TokenHash) -> Result<Option<Session>, StoreError>;
+    async fn revoke_token(&self, token: TokenHash, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Revokes every token of a user (a lost phone). `None` when there is no such user.
+    async fn revoke_user_tokens(&self, username: &str, now: DateTime<Utc>) -> Result<Option<usize>, StoreError>;
+    async fn profile(&self, principal: &Principal) -> Result<UserProfile, StoreError>;
+
+    // ---- set-up (seed, admin tools) ----
+    async fn user_count(&self) -> Result<u64, StoreError>;
+    async fn add_district(&self, d: NewDistrict) -> Result<(), StoreError>;
+    async fn add_sub_district(&self, s: NewSubDistrict) -> Result<(), StoreError>;
+    async fn add_team(&self, t: Team) -> Result<(), StoreError>;
+    async fn team_by_name(&self, name: &str) -> Result<Option<Team>, StoreError>;
+    async fn district_by_code(&self, code: &str) -> Result<Option<DistrictId>, StoreError>;
+    async fn add_user(&self, u: NewUser, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// The principal of a user, as a token for them would give (used by seeding, which has no token).
+    async fn principal_of(&self, user: UserId) -> Result<Option<Principal>, StoreError>;
+
+    // ---- sync ----
+    /// Applies each op at most once, each in its own transaction, and answers one result per op in order.
+    async fn push(
+        &self,
+        principal: &Principal,
+        device: DeviceId,
+        ops: Vec<Operation>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OpResult>, StoreError>;
+    /// Findings changed after `cursor` that the principal may see, oldest change first; `limit` ≥ 1.
+    async fn pull(&self, principal: &Principal, cursor: u64, limit: u32) -> Result<PullResponse, StoreError>;
+
+    // ---- photos ----
+    async fn record_photo_upload(
+        &self,
+        principal: &Principal,
+        hash: PhotoHash,
+        size: u64,
+        now: DateTime<Utc>,
+    ) -> Result<PhotoRecorded, StoreError>;
+    /// True when the principal uploaded the photo or may see a finding that shows it.
+    async fn photo_visible(&self, principal: &Principal, hash: PhotoHash) -> Result<bool, StoreError>;
+}
