@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
 echo "== UI unit tests (vitest)"
-(cd ui && npm test --silent)
+(cd ui && npm run --silent check && npm test --silent)
 echo "== UI in Chromium (playwright-core)"
 (cd ui && npm run --silent test:e2e)
 

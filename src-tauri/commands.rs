@@ -3,7 +3,9 @@
 
 use tauri::ipc::{InvokeBody, Request, Response};
 use tauri::State;
-use xuncha_device::{AppState, Engine, FindingSummary, FindingView, PhotoInfo, PhotoSize, Scope, Session, SubmitReport, SyncStatus};
+use xuncha_device::{
+    AppState, Engine, FindingSummary, FindingView, PhotoInfo, PhotoSize, Scope, Session, SubmitReport, SyncStatus,
+};
 use xuncha_domain::{FindingDraft, Taxonomy, UserMessage};
 
 type Res<T> = Result<T, UserMessage>;

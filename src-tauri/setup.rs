@@ -6,8 +6,8 @@ use xuncha_device::Engine;
 
 /// Logs go to stderr; `RUST_LOG` overrides. Passwords and tokens are never logged (the engine skips them).
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "info,xuncha_device=debug".into());
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,xuncha_device=debug".into());
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 

@@ -88,7 +88,8 @@ impl Server {
             .unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected: {line:?}")).to_string();
+        let url =
+            line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected: {line:?}")).to_string();
         Server { url, _proc: Proc(child), _dir: dir, http: reqwest::Client::new() }
     }
 
@@ -97,8 +98,16 @@ impl Server {
             "username": user, "password": password,
             "device_id": uuid::Uuid::now_v7(), "device_name": "e2e-check"
         });
-        let r: serde_json::Value =
-            self.http.post(format!("{}/api/v1/auth/login", self.url)).json(&body).send().await.unwrap().json().await.unwrap();
+        let r: serde_json::Value = self
+            .http
+            .post(format!("{}/api/v1/auth/login", self.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         r["token"].as_str().unwrap_or_else(|| panic!("login failed: {r}")).to_string()
     }
 
@@ -169,7 +178,8 @@ impl App {
         let mut caps = Capabilities::new();
         caps.set("browserName", "wry").unwrap();
         caps.set("tauri:options", serde_json::json!({ "application": env!("CARGO_BIN_EXE_xuncha") })).unwrap();
-        let driver = WebDriver::new(format!("http://127.0.0.1:{port}"), caps).await.expect("WebDriver session on the app");
+        let driver =
+            WebDriver::new(format!("http://127.0.0.1:{port}"), caps).await.expect("WebDriver session on the app");
         App { driver, _driver_proc: driver_proc, _xvfb: xvfb, _data: data }
     }
 

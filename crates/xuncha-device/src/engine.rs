@@ -351,7 +351,14 @@ impl Engine {
             .db(move |s| {
                 photos::insert(
                     s.conn(),
-                    &photos::NewPhoto { hash: &hash, width: w, height: h, bytes: n, exif_json: Some(exif_json), uploaded: false },
+                    &photos::NewPhoto {
+                        hash: &hash,
+                        width: w,
+                        height: h,
+                        bytes: n,
+                        exif_json: Some(exif_json),
+                        uploaded: false,
+                    },
                 )
             })
             .await?;
@@ -408,7 +415,8 @@ impl Engine {
                         f.id
                     }
                     Some(fid) => {
-                        let row = findings::get(&tx, &fid)?.ok_or_else(|| DeviceError::FindingNotFound(fid.to_string()))?;
+                        let row =
+                            findings::get(&tx, &fid)?.ok_or_else(|| DeviceError::FindingNotFound(fid.to_string()))?;
                         require_photos(&tx, &fields.photos, &row.finding.fields.photos)?;
                         let mut f = row.finding;
                         f.edit(user, fields.clone())?;
@@ -444,7 +452,9 @@ impl Engine {
                 for id in ids {
                     match submit_one(s, &sess, &id) {
                         Ok(()) => report.submitted.push(id),
-                        Err(e @ (DeviceError::Storage(_) | DeviceError::Io(_) | DeviceError::Internal(_))) => return Err(e),
+                        Err(e @ (DeviceError::Storage(_) | DeviceError::Io(_) | DeviceError::Internal(_))) => {
+                            return Err(e)
+                        }
                         Err(e) => report.refused.push(Refusal { id, error: e.user_message() }),
                     }
                 }

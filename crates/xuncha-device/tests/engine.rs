@@ -312,10 +312,8 @@ async fn submit_checks_locally_and_reports_each_refusal() {
     let mut nopos = draft("2026-11-20", vec![h]);
     nopos.position = None;
     let nopos = engine.save_finding(None, nopos).await.unwrap();
-    let r = engine
-        .submit_findings(vec![ok.summary.id.clone(), nopos.summary.id.clone(), "nonsense".into()])
-        .await
-        .unwrap();
+    let r =
+        engine.submit_findings(vec![ok.summary.id.clone(), nopos.summary.id.clone(), "nonsense".into()]).await.unwrap();
     assert_eq!(r.submitted, [ok.summary.id.clone()]);
     let codes: Vec<_> = r.refused.iter().map(|x| x.error.code.as_str()).collect();
     assert_eq!(codes, ["finding.position_required", "request.invalid_id"]);

@@ -60,7 +60,8 @@ pub struct Boundaries {
 
 impl Boundaries {
     pub fn from_json(json: &str) -> Result<Self, DomainError> {
-        let f: BoundariesFile = serde_json::from_str(json).map_err(|e| DomainError::InvalidBoundaries(e.to_string()))?;
+        let f: BoundariesFile =
+            serde_json::from_str(json).map_err(|e| DomainError::InvalidBoundaries(e.to_string()))?;
         let mut districts = Vec::new();
         let mut sub_districts = Vec::new();
         for d in f.districts {

@@ -209,7 +209,12 @@ mod tests {
             description: "  小区东门消防通道被三轮车堵塞  ".into(),
             address: "延安路与庆春路交叉口向西50米路南".into(),
             severity: Severity::High,
-            position: Some(RawPosition { lat: 30.2596, lon: 120.1650, accuracy_m: Some(8.0), source: PositionSource::DeviceGps }),
+            position: Some(RawPosition {
+                lat: 30.2596,
+                lon: 120.1650,
+                accuracy_m: Some(8.0),
+                source: PositionSource::DeviceGps,
+            }),
             photos: vec![PhotoHash::from_bytes([1; 32])],
             observed_at: "2026-11-20T09:30:00+08:00".parse().unwrap(),
         }

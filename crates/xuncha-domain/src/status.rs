@@ -107,7 +107,9 @@ impl Action {
         use Role::*;
         match self {
             Self::Submit => &[Inspector, TeamLeader],
-            Self::Return { .. } | Self::MarkInvalid { .. } | Self::MarkDuplicate { .. } | Self::Approve => &[TeamLeader, Admin],
+            Self::Return { .. } | Self::MarkInvalid { .. } | Self::MarkDuplicate { .. } | Self::Approve => {
+                &[TeamLeader, Admin]
+            }
             Self::ResolveOnSpot { .. } | Self::Transfer { .. } => &[TeamLeader, Admin],
             Self::StartHandling | Self::MarkHandled { .. } => &[DistrictOffice, Admin],
             Self::Verify | Self::Reopen { .. } => &[DistrictOffice, TeamLeader, Admin],

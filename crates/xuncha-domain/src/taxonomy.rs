@@ -87,7 +87,10 @@ impl Taxonomy {
                 return Err(DomainError::InvalidTaxonomy(format!("duplicate category {}", c.code)));
             }
             if c.zh.trim().is_empty() || c.en.trim().is_empty() || c.subcategories.is_empty() {
-                return Err(DomainError::InvalidTaxonomy(format!("category {} lacks a label or sub-categories", c.code)));
+                return Err(DomainError::InvalidTaxonomy(format!(
+                    "category {} lacks a label or sub-categories",
+                    c.code
+                )));
             }
             let mut subs = std::collections::HashSet::new();
             for s in &c.subcategories {

@@ -3,7 +3,18 @@
 
 #[test]
 fn domain_sources_name_no_io() {
-    let forbidden = ["std::fs", "std::net", "std::process", "std::env", "SystemTime", "Utc::now", "Local::now", "tokio", "rusqlite", "reqwest"];
+    let forbidden = [
+        "std::fs",
+        "std::net",
+        "std::process",
+        "std::env",
+        "SystemTime",
+        "Utc::now",
+        "Local::now",
+        "tokio",
+        "rusqlite",
+        "reqwest",
+    ];
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();

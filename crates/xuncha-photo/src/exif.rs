@@ -50,10 +50,8 @@ pub(crate) fn read(bytes: &[u8]) -> PhotoExif {
 
 fn from_exif(exif: &exif::Exif) -> PhotoExif {
     let field = |tag| exif.get_field(tag, In::PRIMARY).map(|f| &f.value);
-    let orientation = field(Tag::Orientation)
-        .and_then(|v| v.get_uint(0))
-        .filter(|o| (1..=8).contains(o))
-        .map_or(1, |o| o as u16);
+    let orientation =
+        field(Tag::Orientation).and_then(|v| v.get_uint(0)).filter(|o| (1..=8).contains(o)).map_or(1, |o| o as u16);
     PhotoExif {
         gps: gps(&field),
         taken_at: taken_at(&field),
@@ -102,8 +100,11 @@ fn signed(dms: &Value, reference: &Value, pos: u8, neg: u8) -> Option<f64> {
 fn taken_at<'a>(field: &impl Fn(Tag) -> Option<&'a Value>) -> Option<String> {
     let Some(Value::Ascii(v)) = field(Tag::DateTimeOriginal) else { return None };
     let mut dt = exif::DateTime::from_ascii(v.first()?).ok()?;
-    let naive = chrono::NaiveDate::from_ymd_opt(dt.year.into(), dt.month.into(), dt.day.into())?
-        .and_hms_opt(dt.hour.into(), dt.minute.into(), dt.second.into())?;
+    let naive = chrono::NaiveDate::from_ymd_opt(dt.year.into(), dt.month.into(), dt.day.into())?.and_hms_opt(
+        dt.hour.into(),
+        dt.minute.into(),
+        dt.second.into(),
+    )?;
     if let Some(Value::Ascii(o)) = field(Tag::OffsetTimeOriginal) {
         if let Some(first) = o.first() {
             // A malformed offset only loses the zone, not the time.
@@ -112,10 +113,9 @@ fn taken_at<'a>(field: &impl Fn(Tag) -> Option<&'a Value>) -> Option<String> {
     }
     let local = naive.format("%Y-%m-%dT%H:%M:%S").to_string();
     match dt.offset.and_then(|m| chrono::FixedOffset::east_opt(i32::from(m) * 60)) {
-        Some(off) => naive
-            .and_local_timezone(off)
-            .single()
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, false)),
+        Some(off) => {
+            naive.and_local_timezone(off).single().map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, false))
+        }
         None => Some(local),
     }
 }

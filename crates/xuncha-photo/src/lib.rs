@@ -77,14 +77,7 @@ pub fn ingest(bytes: &[u8]) -> Result<IngestedPhoto, PhotoError> {
         total_ms = ms(t0.elapsed()),
         "encoded"
     );
-    Ok(IngestedPhoto {
-        width: stored_img.width(),
-        height: stored_img.height(),
-        stored,
-        thumbnail,
-        hash,
-        exif,
-    })
+    Ok(IngestedPhoto { width: stored_img.width(), height: stored_img.height(), stored, thumbnail, hash, exif })
 }
 
 /// A 320-px thumbnail from an already stored JPEG (a team leader's device makes thumbnails of

@@ -114,8 +114,8 @@ pub(crate) fn jpeg_is_complete(bytes: &[u8]) -> bool {
         let marker = bytes[i + 1];
         i += 2;
         match marker {
-            0xD9 => return true,                     // EOI
-            0x01 | 0xD0..=0xD7 => continue,          // TEM, RSTn: no length
+            0xD9 => return true,            // EOI
+            0x01 | 0xD0..=0xD7 => continue, // TEM, RSTn: no length
             _ => {}
         }
         let Some(len) = bytes.get(i..i + 2).map(|b| u16::from_be_bytes([b[0], b[1]]) as usize) else {

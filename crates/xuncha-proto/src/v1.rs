@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use xuncha_domain::{
-    finding::FindingFields, Action, DeviceId, DistrictId, Finding, FindingId, HistoryEntry, OpId, Role, SubDistrictId, TeamId,
-    UserId, UserMessage,
+    finding::FindingFields, Action, DeviceId, DistrictId, Finding, FindingId, HistoryEntry, OpId, Role, SubDistrictId,
+    TeamId, UserId, UserMessage,
 };
 
 pub const PROTOCOL_VERSION: u32 = 1;

@@ -41,7 +41,8 @@ pub struct AddUser {
 }
 
 pub fn valid_username(s: &str) -> bool {
-    (2..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+    (2..=64).contains(&s.len())
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
 }
 
 pub async fn add_user(store: &dyn ServerStore, u: AddUser) -> Result<UserId, AdminError> {
@@ -72,7 +73,10 @@ pub async fn add_user(store: &dyn ServerStore, u: AddUser) -> Result<UserId, Adm
     let id = UserId::new_v7();
     let display_name = if u.display_name.trim().is_empty() { u.username.clone() } else { u.display_name };
     store
-        .add_user(NewUser { id, username: u.username, display_name, role: u.role, team, district, password_hash }, Utc::now())
+        .add_user(
+            NewUser { id, username: u.username, display_name, role: u.role, team, district, password_hash },
+            Utc::now(),
+        )
         .await?;
     Ok(id)
 }

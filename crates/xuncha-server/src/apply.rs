@@ -52,7 +52,13 @@ pub enum Decision {
 }
 
 /// Decides one operation. `current` is the stored finding named by `op.finding_id`, if any.
-pub fn decide(rules: &Rules, principal: &Principal, current: Option<&Current>, op: &Operation, now: DateTime<Utc>) -> Decision {
+pub fn decide(
+    rules: &Rules,
+    principal: &Principal,
+    current: Option<&Current>,
+    op: &Operation,
+    now: DateTime<Utc>,
+) -> Decision {
     match decide_inner(rules, principal, current, op, now) {
         Ok(d) => d,
         Err(msg) => Decision::Reject(msg),
@@ -77,7 +83,13 @@ fn decide_inner(
             check_fields(rules, fields).map_err(|e| e.user_message())?;
             let (district, sub_district) = place(rules, fields, principal.district);
             let finding = Finding::new(op.finding_id, principal.user, team, fields.clone());
-            Ok(Decision::Insert(Change { finding, version: 1, district, sub_district, history: entry(HistoryKind::Created) }))
+            Ok(Decision::Insert(Change {
+                finding,
+                version: 1,
+                district,
+                sub_district,
+                history: entry(HistoryKind::Created),
+            }))
         }
         OpBody::Edit { base_version, fields } => {
             let cur = visible(principal, current)?;
@@ -154,7 +166,11 @@ pub fn check_fields(rules: &Rules, fields: &FindingFields) -> Result<(), DomainE
 
 /// District and sub-district of a finding: from its point when it lies in a known sub-district,
 /// else the fallback district (the team's) with no sub-district.
-fn place(rules: &Rules, fields: &FindingFields, fallback: Option<DistrictId>) -> (Option<DistrictId>, Option<SubDistrictId>) {
+fn place(
+    rules: &Rules,
+    fields: &FindingFields,
+    fallback: Option<DistrictId>,
+) -> (Option<DistrictId>, Option<SubDistrictId>) {
     match fields.position.and_then(|p| rules.boundaries.locate(&p.point)) {
         Some(s) => (Some(s.district), Some(s.id)),
         None => (fallback, None),
@@ -219,10 +235,10 @@ pub mod messages {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use xuncha_domain::finding::RawPosition;
     use xuncha_domain::{
         Action, FindingDraft, FindingId, OpId, PhotoHash, PositionSource, Role, Severity, Status, TeamId, UserId,
     };
-    use xuncha_domain::finding::RawPosition;
 
     fn fields(rules: &Rules, photo: bool) -> FindingFields {
         FindingDraft {
@@ -231,7 +247,12 @@ mod tests {
             description: "消防通道堵塞".into(),
             address: String::new(),
             severity: Severity::Normal,
-            position: Some(RawPosition { lat: 30.26, lon: 120.165, accuracy_m: Some(5.0), source: PositionSource::DeviceGps }),
+            position: Some(RawPosition {
+                lat: 30.26,
+                lon: 120.165,
+                accuracy_m: Some(5.0),
+                source: PositionSource::DeviceGps,
+            }),
             photos: if photo { vec![PhotoHash::from_bytes([7; 32])] } else { vec![] },
             observed_at: "2026-11-20T09:30:00+08:00".parse().unwrap(),
         }
@@ -250,7 +271,9 @@ mod tests {
     fn created(rules: &Rules, p: &Principal, photo: bool) -> Current {
         let d = decide(rules, p, None, &op(OpBody::Create { fields: fields(rules, photo) }), Utc::now());
         match d {
-            Decision::Insert(c) => Current { finding: c.finding, version: c.version, district: c.district, sub_district: c.sub_district },
+            Decision::Insert(c) => {
+                Current { finding: c.finding, version: c.version, district: c.district, sub_district: c.sub_district }
+            }
             other => panic!("{other:?}"),
         }
     }
@@ -259,7 +282,8 @@ mod tests {
     fn create_takes_author_and_team_from_the_principal_and_locates_the_point() {
         let rules = Rules::builtin();
         let p = inspector(TeamId::new_v7());
-        let Decision::Insert(c) = decide(&rules, &p, None, &op(OpBody::Create { fields: fields(&rules, true) }), Utc::now())
+        let Decision::Insert(c) =
+            decide(&rules, &p, None, &op(OpBody::Create { fields: fields(&rules, true) }), Utc::now())
         else {
             panic!()
         };
@@ -285,7 +309,9 @@ mod tests {
         let edit = |base| op(OpBody::Edit { base_version: base, fields: fields(&rules, true) });
         assert!(matches!(decide(&rules, &p, Some(&cur), &edit(0), Utc::now()), Decision::Update(c) if c.version == 2));
         assert!(matches!(decide(&rules, &p, Some(&cur), &edit(1), Utc::now()), Decision::Update(_)));
-        assert!(matches!(decide(&rules, &p, Some(&cur), &edit(5), Utc::now()), Decision::Reject(m) if m.code == "sync.conflict"));
+        assert!(
+            matches!(decide(&rules, &p, Some(&cur), &edit(5), Utc::now()), Decision::Reject(m) if m.code == "sync.conflict")
+        );
     }
 
     #[test]
@@ -296,11 +322,17 @@ mod tests {
         let mut cur = created(&rules, &p, true);
         cur.finding.status = Status::Submitted;
         let approve = op(OpBody::ChangeStatus { base_version: 1, action: Action::Approve });
-        assert!(matches!(decide(&rules, &p, Some(&cur), &approve, Utc::now()), Decision::Reject(m) if m.code == "auth.not_permitted"));
+        assert!(
+            matches!(decide(&rules, &p, Some(&cur), &approve, Utc::now()), Decision::Reject(m) if m.code == "auth.not_permitted")
+        );
         let stranger = Principal { role: Role::TeamLeader, ..inspector(TeamId::new_v7()) };
-        assert!(matches!(decide(&rules, &stranger, Some(&cur), &approve, Utc::now()), Decision::Reject(m) if m.code == "sync.unknown_finding"));
+        assert!(
+            matches!(decide(&rules, &stranger, Some(&cur), &approve, Utc::now()), Decision::Reject(m) if m.code == "sync.unknown_finding")
+        );
         let leader = Principal { role: Role::TeamLeader, ..inspector(team) };
-        assert!(matches!(decide(&rules, &leader, Some(&cur), &approve, Utc::now()), Decision::Update(c) if c.finding.status == Status::Approved));
+        assert!(
+            matches!(decide(&rules, &leader, Some(&cur), &approve, Utc::now()), Decision::Update(c) if c.finding.status == Status::Approved)
+        );
     }
 
     #[test]
@@ -310,10 +342,14 @@ mod tests {
         let p = inspector(team);
         let cur = created(&rules, &p, false);
         let submit = op(OpBody::ChangeStatus { base_version: 1, action: Action::Submit });
-        assert!(matches!(decide(&rules, &p, Some(&cur), &submit, Utc::now()), Decision::Reject(m) if m.code == "finding.photo_required"));
+        assert!(
+            matches!(decide(&rules, &p, Some(&cur), &submit, Utc::now()), Decision::Reject(m) if m.code == "finding.photo_required")
+        );
         let cur = created(&rules, &p, true);
         let teammate = inspector(team);
-        assert!(matches!(decide(&rules, &teammate, Some(&cur), &submit, Utc::now()), Decision::Reject(m) if m.code == "auth.not_author"));
+        assert!(
+            matches!(decide(&rules, &teammate, Some(&cur), &submit, Utc::now()), Decision::Reject(m) if m.code == "auth.not_author")
+        );
         assert!(matches!(decide(&rules, &p, Some(&cur), &submit, Utc::now()), Decision::Update(_)));
     }
 }

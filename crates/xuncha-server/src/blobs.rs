@@ -89,7 +89,9 @@ impl BlobStore for FsBlobStore {
 
     async fn put(&self, hash: PhotoHash, bytes: Vec<u8>) -> Result<Stored, BlobError> {
         let me = self.clone();
-        tokio::task::spawn_blocking(move || me.put_blocking(hash, &bytes)).await.map_err(|e| BlobError::Task(e.to_string()))?
+        tokio::task::spawn_blocking(move || me.put_blocking(hash, &bytes))
+            .await
+            .map_err(|e| BlobError::Task(e.to_string()))?
     }
 
     async fn get(&self, hash: PhotoHash) -> Result<Option<Vec<u8>>, BlobError> {

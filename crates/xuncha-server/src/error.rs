@@ -78,11 +78,9 @@ impl AppError {
             ),
             BadRequest(m) | TooLarge(m) => m.clone(),
             NotFound => UserMessage::new("request.not_found", "找不到请求的内容。", "Not found."),
-            MethodNotAllowed => UserMessage::new(
-                "request.method_not_allowed",
-                "不支持该请求方式。",
-                "This method is not allowed here.",
-            ),
+            MethodNotAllowed => {
+                UserMessage::new("request.method_not_allowed", "不支持该请求方式。", "This method is not allowed here.")
+            }
             UnsupportedMediaType => UserMessage::new(
                 "request.unsupported_media_type",
                 "请求内容类型不正确（应为 JSON）。请更新应用。",
@@ -139,7 +137,10 @@ pub mod messages {
         UserMessage::new(
             "sync.push_too_large",
             format!("一次上传的内容过多（最多 {max_ops} 条操作、{} MB），请分批上传。", max_bytes / (1024 * 1024)),
-            format!("Too much in one upload (at most {max_ops} operations and {} MiB); send it in batches.", max_bytes / (1024 * 1024)),
+            format!(
+                "Too much in one upload (at most {max_ops} operations and {} MiB); send it in batches.",
+                max_bytes / (1024 * 1024)
+            ),
         )
     }
 

@@ -167,7 +167,9 @@ async fn main() -> Result<()> {
             let store = open_store(&config.db).await?;
             let blobs = xuncha_server::blobs::FsBlobStore::open(&config.blobs)?;
             let date = date.unwrap_or_else(|| {
-                chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset")).date_naive()
+                chrono::Utc::now()
+                    .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset"))
+                    .date_naive()
             });
             match seed::seed_demo(&store, &blobs, &seed::SeedOptions { date, demo_photos }).await? {
                 seed::SeedOutcome::AlreadySeeded => {
@@ -189,8 +191,11 @@ async fn main() -> Result<()> {
                 bail!("no password: set XUNCHA_NEW_PASSWORD or pipe it on stdin");
             }
             let store = open_store(&db.db).await?;
-            let id = admin::add_user(&store, admin::AddUser { username: username.clone(), display_name, role, team, district, password })
-                .await?;
+            let id = admin::add_user(
+                &store,
+                admin::AddUser { username: username.clone(), display_name, role, team, district, password },
+            )
+            .await?;
             println!("added {username} ({}) id {id}", role.as_str());
         }
         Command::RevokeTokens { db, user } => {

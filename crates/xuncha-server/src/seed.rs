@@ -15,8 +15,8 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use xuncha_domain::finding::FindingFields;
 use xuncha_domain::{
-    Action, CategoryCode, DeviceId, FindingId, GeoPoint, OpId, PhotoHash, Position, PositionSource, Principal, Role, Severity,
-    SubDistrict, TeamId, UserId,
+    Action, CategoryCode, DeviceId, FindingId, GeoPoint, OpId, PhotoHash, Position, PositionSource, Principal, Role,
+    Severity, SubDistrict, TeamId, UserId,
 };
 use xuncha_proto::{OpBody, OpOutcome, Operation};
 
@@ -88,16 +88,32 @@ const TEAMS: [(&str, &str); 8] = [
     ("xixi", "西湖区西溪一组"),
 ];
 
-const SURNAMES: [&str; 20] =
-    ["王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭", "何", "林", "罗", "高"];
+const SURNAMES: [&str; 20] = [
+    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭", "何", "林", "罗",
+    "高",
+];
 const GIVEN: [&str; 24] = [
-    "子涵", "浩然", "雨桐", "思远", "欣怡", "俊杰", "梓萱", "宇轩", "诗涵", "明哲", "佳怡", "文博", "静怡", "志强", "晓彤",
-    "嘉懿", "一鸣", "若曦", "天佑", "可馨", "泽宇", "安琪", "家豪", "书瑶",
+    "子涵", "浩然", "雨桐", "思远", "欣怡", "俊杰", "梓萱", "宇轩", "诗涵", "明哲", "佳怡", "文博", "静怡", "志强",
+    "晓彤", "嘉懿", "一鸣", "若曦", "天佑", "可馨", "泽宇", "安琪", "家豪", "书瑶",
 ];
 
 const ROADS: [&str; 16] = [
-    "延安路", "庆春路", "解放路", "中山中路", "平海路", "南山路", "清泰街", "建国北路", "体育场路", "莫干山路", "湖墅南路",
-    "大关路", "文三路", "教工路", "天目山路", "学院路",
+    "延安路",
+    "庆春路",
+    "解放路",
+    "中山中路",
+    "平海路",
+    "南山路",
+    "清泰街",
+    "建国北路",
+    "体育场路",
+    "莫干山路",
+    "湖墅南路",
+    "大关路",
+    "文三路",
+    "教工路",
+    "天目山路",
+    "学院路",
 ];
 
 fn description(sub: &str) -> &'static str {
@@ -189,7 +205,13 @@ struct Pusher<'a> {
 }
 
 impl Pusher<'_> {
-    async fn push(&mut self, user: UserId, finding: FindingId, body: OpBody, at: DateTime<Utc>) -> Result<(), SeedError> {
+    async fn push(
+        &mut self,
+        user: UserId,
+        finding: FindingId,
+        body: OpBody,
+        at: DateTime<Utc>,
+    ) -> Result<(), SeedError> {
         let actor = self.actors.get_mut(&user).ok_or_else(|| SeedError::Other(format!("no actor {user}")))?;
         actor.seq += 1;
         let op = Operation { op_id: OpId::new_v7(), device_seq: actor.seq, finding_id: finding, body };
@@ -203,7 +225,13 @@ impl Pusher<'_> {
         }
     }
 
-    async fn act(&mut self, user: UserId, finding: FindingId, action: Action, at: DateTime<Utc>) -> Result<(), SeedError> {
+    async fn act(
+        &mut self,
+        user: UserId,
+        finding: FindingId,
+        action: Action,
+        at: DateTime<Utc>,
+    ) -> Result<(), SeedError> {
         let base_version = self.versions.get(&finding).copied().unwrap_or(0);
         self.push(user, finding, OpBody::ChangeStatus { base_version, action }, at).await
     }
@@ -217,7 +245,11 @@ struct Names {
 impl Names {
     fn next(&mut self) -> String {
         loop {
-            let n = format!("{}{}", SURNAMES[self.i % SURNAMES.len()], GIVEN[(self.i * 7 + self.i / SURNAMES.len()) % GIVEN.len()]);
+            let n = format!(
+                "{}{}",
+                SURNAMES[self.i % SURNAMES.len()],
+                GIVEN[(self.i * 7 + self.i / SURNAMES.len()) % GIVEN.len()]
+            );
             self.i += 1;
             if self.used.insert(n.clone()) {
                 return n;
@@ -272,17 +304,18 @@ async fn load_photos(blobs: &dyn BlobStore, dir: &Path) -> Result<(Vec<(PhotoHas
         let bytes = std::fs::read(&f)?;
         // The same normalisation a phone applies before upload (upright, stripped, ≤2048 px); if the
         // ingest refuses a file, the demo still works with the file as it is.
-        let (hash, stored) = match tokio::task::spawn_blocking(move || xuncha_photo::ingest(&bytes).map_err(|e| (e, bytes)))
-            .await
-            .map_err(|e| SeedError::Other(e.to_string()))?
-        {
-            Ok(p) => (p.hash, p.stored),
-            Err((e, bytes)) => {
-                tracing::warn!(file = %f.display(), error = %e, "photo ingest failed; storing the file as it is");
-                raw += 1;
-                (hash_of(&bytes), bytes)
-            }
-        };
+        let (hash, stored) =
+            match tokio::task::spawn_blocking(move || xuncha_photo::ingest(&bytes).map_err(|e| (e, bytes)))
+                .await
+                .map_err(|e| SeedError::Other(e.to_string()))?
+            {
+                Ok(p) => (p.hash, p.stored),
+                Err((e, bytes)) => {
+                    tracing::warn!(file = %f.display(), error = %e, "photo ingest failed; storing the file as it is");
+                    raw += 1;
+                    (hash_of(&bytes), bytes)
+                }
+            };
         debug_assert_eq!(hash_of(&stored), hash);
         let size = stored.len() as u64;
         blobs.put(hash, stored).await?;
@@ -291,14 +324,20 @@ async fn load_photos(blobs: &dyn BlobStore, dir: &Path) -> Result<(Vec<(PhotoHas
     Ok((hashes, raw))
 }
 
-pub async fn seed_demo(store: &dyn ServerStore, blobs: &dyn BlobStore, opts: &SeedOptions) -> Result<SeedOutcome, SeedError> {
+pub async fn seed_demo(
+    store: &dyn ServerStore,
+    blobs: &dyn BlobStore,
+    opts: &SeedOptions,
+) -> Result<SeedOutcome, SeedError> {
     if store.user_count().await? > 0 {
         return Ok(SeedOutcome::AlreadySeeded);
     }
     let rules = Rules::builtin();
     let now = Utc::now();
     // A fixed seed: the same date gives the same demo day.
-    let mut rng = StdRng::seed_from_u64(opts.date.to_string().bytes().fold(0xC0FFEE, |a: u64, b| a.wrapping_mul(31).wrapping_add(u64::from(b))));
+    let mut rng = StdRng::seed_from_u64(
+        opts.date.to_string().bytes().fold(0xC0FFEE, |a: u64, b| a.wrapping_mul(31).wrapping_add(u64::from(b))),
+    );
     let (photos, photos_raw) = load_photos(blobs, &opts.demo_photos).await?;
 
     // Districts and sub-districts are already in the tables: the store mirrors the boundaries on open.
@@ -311,10 +350,19 @@ pub async fn seed_demo(store: &dyn ServerStore, blobs: &dyn BlobStore, opts: &Se
         .map_err(|e| SeedError::Other(e.to_string()))?;
     let mut names = Names { used: HashSet::new(), i: 0 };
     let mut logins = Vec::new();
-    let mut add = |username: String, display_name: String, role: Role, team: Option<TeamId>, district, scope: String| {
-        logins.push(Login { username: username.clone(), display_name: display_name.clone(), role, scope });
-        NewUser { id: UserId::new_v7(), username, display_name, role, team, district, password_hash: password_hash.clone() }
-    };
+    let mut add =
+        |username: String, display_name: String, role: Role, team: Option<TeamId>, district, scope: String| {
+            logins.push(Login { username: username.clone(), display_name: display_name.clone(), role, scope });
+            NewUser {
+                id: UserId::new_v7(),
+                username,
+                display_name,
+                role,
+                team,
+                district,
+                password_hash: password_hash.clone(),
+            }
+        };
     let mut new_users = vec![add("admin".into(), "系统管理员".into(), Role::Admin, None, None, "全部 / all".into())];
     for d in &rules.boundaries.districts {
         let name = names.next();
@@ -337,14 +385,20 @@ pub async fn seed_demo(store: &dyn ServerStore, blobs: &dyn BlobStore, opts: &Se
             .find(|s| s.code == *code)
             .ok_or_else(|| SeedError::Other(format!("sub-district {code} is not in the demo boundaries")))?
             .clone();
-        let team = Team { id: TeamId::new_v7(), name: (*team_name).into(), district: sub.district, sub_district: Some(sub.id) };
+        let team = Team {
+            id: TeamId::new_v7(),
+            name: (*team_name).into(),
+            district: sub.district,
+            sub_district: Some(sub.id),
+        };
         store.add_team(team.clone()).await?;
         let leader = add(format!("leader{n}"), names.next(), Role::TeamLeader, Some(team.id), None, team.name.clone());
         let mut inspectors = Vec::new();
         let leader_id = leader.id;
         new_users.push(leader);
         for k in 1..=5 {
-            let u = add(format!("inspector{n}-{k}"), names.next(), Role::Inspector, Some(team.id), None, team.name.clone());
+            let u =
+                add(format!("inspector{n}-{k}"), names.next(), Role::Inspector, Some(team.id), None, team.name.clone());
             inspectors.push(u.id);
             new_users.push(u);
         }
@@ -381,7 +435,8 @@ pub async fn seed_demo(store: &dyn ServerStore, blobs: &dyn BlobStore, opts: &Se
         let observed = at(8, 30) + Duration::minutes(rng.random_range(0..(8 * 60)));
         let n_photos = if rng.random_bool(0.4) { 2 } else { 1 };
         let first = rng.random_range(0..photos.len());
-        let chosen: Vec<(PhotoHash, u64)> = (0..n_photos.min(photos.len())).map(|k| photos[(first + k) % photos.len()]).collect();
+        let chosen: Vec<(PhotoHash, u64)> =
+            (0..n_photos.min(photos.len())).map(|k| photos[(first + k) % photos.len()]).collect();
         let finding_photos: Vec<PhotoHash> = chosen.iter().map(|(h, _)| *h).collect();
         let road = ROADS[rng.random_range(0..ROADS.len())];
         let road2 = ROADS[rng.random_range(0..ROADS.len())];
@@ -399,12 +454,19 @@ pub async fn seed_demo(store: &dyn ServerStore, blobs: &dyn BlobStore, opts: &Se
         let fields = FindingFields {
             category: category.code.clone(),
             subcategory: CategoryCode::try_from(sub.code.as_str()).map_err(|e| SeedError::Other(e.to_string()))?,
-            description: description(sub.code.as_str()).to_string().try_into().map_err(|e: xuncha_domain::DomainError| SeedError::Other(e.to_string()))?,
+            description: description(sub.code.as_str())
+                .to_string()
+                .try_into()
+                .map_err(|e: xuncha_domain::DomainError| SeedError::Other(e.to_string()))?,
             address,
             severity,
             position: Some(Position {
                 point,
-                accuracy_m: Some(f64::from(rng.random_range(4u32..25)).try_into().map_err(|e: xuncha_domain::DomainError| SeedError::Other(e.to_string()))?),
+                accuracy_m: Some(
+                    f64::from(rng.random_range(4u32..25))
+                        .try_into()
+                        .map_err(|e: xuncha_domain::DomainError| SeedError::Other(e.to_string()))?,
+                ),
                 source: PositionSource::DeviceGps,
             }),
             photos: finding_photos.clone(),
@@ -428,7 +490,9 @@ pub async fn seed_demo(store: &dyn ServerStore, blobs: &dyn BlobStore, opts: &Se
         let leader = plan.leader;
         let office = office_of[&plan.team.district];
         // Evening: the day's log is submitted, then the leader reviews it.
-        let step = |rng: &mut StdRng, from: DateTime<Utc>, lo: i64, hi: i64| from + Duration::minutes(rng.random_range(lo..hi));
+        let step = |rng: &mut StdRng, from: DateTime<Utc>, lo: i64, hi: i64| {
+            from + Duration::minutes(rng.random_range(lo..hi))
+        };
         if fate != Fate::Recorded {
             t = t.max(at(17, 30).with_timezone(&Utc));
             t = step(&mut rng, t, 1, 30);
@@ -438,9 +502,22 @@ pub async fn seed_demo(store: &dyn ServerStore, blobs: &dyn BlobStore, opts: &Se
         t = step(&mut rng, t.max(at(19, 0).with_timezone(&Utc)), 5, 90);
         match fate {
             Fate::Returned => {
-                pusher.act(leader, id, Action::Return { reason: "照片看不清问题位置，请补拍一张带参照物的全景照片".into() }, t).await?
+                pusher
+                    .act(
+                        leader,
+                        id,
+                        Action::Return {
+                            reason: "照片看不清问题位置，请补拍一张带参照物的全景照片".into()
+                        },
+                        t,
+                    )
+                    .await?
             }
-            Fate::Invalid => pusher.act(leader, id, Action::MarkInvalid { reason: "不属于巡查范围（私人住宅内部）".into() }, t).await?,
+            Fate::Invalid => {
+                pusher
+                    .act(leader, id, Action::MarkInvalid { reason: "不属于巡查范围（私人住宅内部）".into() }, t)
+                    .await?
+            }
             Fate::Duplicate => {
                 let of = duplicate_of.expect("checked above");
                 pusher.act(leader, id, Action::MarkDuplicate { of }, t).await?

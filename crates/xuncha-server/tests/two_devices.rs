@@ -109,7 +109,7 @@ async fn twenty_offline_findings_reach_the_leader_exactly_once_with_identical_ph
     let mut ids = Vec::new();
     for (i, path) in twenty_photos().iter().enumerate() {
         let photo = a.ingest_photo(std::fs::read(path).unwrap()).await.unwrap();
-        ids.push(a.save_finding(None, draft(i, photo.hash)).await.unwrap().id);
+        ids.push(a.save_finding(None, draft(i, photo.hash)).await.unwrap().summary.id);
     }
     let offline = a.sync_now().await;
     let status = match offline {
@@ -131,14 +131,15 @@ async fn twenty_offline_findings_reach_the_leader_exactly_once_with_identical_ph
 
     b.sync_now().await.unwrap();
     let after = b.list_findings(None, Scope::Team).await.unwrap();
-    let new: std::collections::HashSet<String> = after.iter().map(|f| f.id.clone()).filter(|id| !before.contains(id)).collect();
+    let new: std::collections::HashSet<String> =
+        after.iter().map(|f| f.id.clone()).filter(|id| !before.contains(id)).collect();
     let expected: std::collections::HashSet<String> = ids.iter().cloned().collect();
     assert_eq!(new, expected, "the leader holds exactly A's 20 findings");
 
     for id in &ids {
         let fa = a.get_finding(id).await.unwrap();
         let fb = b.get_finding(id).await.unwrap();
-        assert_eq!(fa.description, fb.description);
+        assert_eq!(fa.summary.description, fb.summary.description);
         assert_eq!(fb.photos.len(), 1);
         let hash = &fb.photos[0].hash;
         let bytes_a = a.photo(hash, PhotoSize::Full).await.unwrap();
@@ -179,7 +180,8 @@ async fn a_replayed_push_creates_no_duplicate() {
         }],
     };
     let send = || async {
-        let r = http.post(format!("{}/api/v1/sync/push", server.url)).bearer_auth(&token).json(&push).send().await.unwrap();
+        let r =
+            http.post(format!("{}/api/v1/sync/push", server.url)).bearer_auth(&token).json(&push).send().await.unwrap();
         assert!(r.status().is_success(), "{}", r.status());
         r.json::<PushResponse>().await.unwrap()
     };

@@ -28,7 +28,8 @@ fn no_library_crate_depends_on_tauri_or_webkit() {
             (name, d.unwrap_or_default())
         })
         .collect();
-    let forbidden = |n: &str| n.starts_with("tauri") || n == "wry" || n.starts_with("webkit2gtk") || n.starts_with("gtk");
+    let forbidden =
+        |n: &str| n.starts_with("tauri") || n == "wry" || n.starts_with("webkit2gtk") || n.starts_with("gtk");
     for member in std::fs::read_dir(root().join("crates")).unwrap() {
         let name = member.unwrap().file_name().into_string().unwrap();
         let mut stack = vec![name.as_str()];
@@ -71,7 +72,8 @@ fn commands_are_declared_allowed_registered_and_documented() {
     let conf: serde_json::Value = serde_json::from_str(&read("tauri.conf.json")).unwrap();
     let caps = conf["app"]["security"]["capabilities"].as_array().unwrap();
     let main = caps.iter().find(|c| c["identifier"] == "main-window").unwrap();
-    let allowed: BTreeSet<String> = main["permissions"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_string()).collect();
+    let allowed: BTreeSet<String> =
+        main["permissions"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_string()).collect();
     for n in &names {
         assert!(build.contains(&format!("\"{n}\"")), "{n} missing from build.rs COMMANDS");
         assert!(lib.contains(&format!("commands::{n},")), "{n} not registered in lib.rs");
@@ -145,7 +147,10 @@ fn no_log_line_names_a_secret() {
                     let logs = ["info!(", "debug!(", "warn!(", "error!(", "trace!("].iter().any(|m| l.contains(m));
                     if logs {
                         assert!(
-                            !(l.contains("password") || l.contains("%token") || l.contains("?token") || l.contains("token =")),
+                            !(l.contains("password")
+                                || l.contains("%token")
+                                || l.contains("?token")
+                                || l.contains("token =")),
                             "{}:{} may log a secret: {line}",
                             p.display(),
                             i + 1

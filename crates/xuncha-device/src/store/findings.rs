@@ -5,7 +5,9 @@ use crate::error::{DeviceError, Result};
 use crate::views::{FindingSummary, FindingView, HistoryView, PhotoRef, PositionView, Scope, SyncState};
 use rusqlite::{params, Connection, OptionalExtension};
 use xuncha_domain::finding::FindingFields;
-use xuncha_domain::{Action, Finding, FindingId, HistoryEntry, HistoryKind, PhotoHash, Status, TeamId, UserId, UserMessage};
+use xuncha_domain::{
+    Action, Finding, FindingId, HistoryEntry, HistoryKind, PhotoHash, Status, TeamId, UserId, UserMessage,
+};
 use xuncha_proto::FindingRecord;
 
 /// A finding as stored here, with what the server told us about it.
@@ -35,7 +37,20 @@ fn select_cols() -> String {
     )
 }
 
-type RawRow = (String, String, String, String, String, i64, String, String, Option<String>, Option<String>, Option<String>, String);
+type RawRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+);
 
 fn raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
     Ok((
@@ -140,7 +155,10 @@ pub fn set_status(conn: &Connection, id: &FindingId, status: Status) -> Result<(
 }
 
 pub fn set_version(conn: &Connection, id: &FindingId, version: u64) -> Result<()> {
-    conn.execute("UPDATE findings SET version = MAX(version, ?2) WHERE id = ?1", params![id.to_string(), version as i64])?;
+    conn.execute(
+        "UPDATE findings SET version = MAX(version, ?2) WHERE id = ?1",
+        params![id.to_string(), version as i64],
+    )?;
     Ok(())
 }
 
@@ -177,7 +195,9 @@ fn history_kind_text(kind: &HistoryKind) -> (String, Option<String>) {
         HistoryKind::Edited => ("edited".into(), None),
         HistoryKind::StatusChanged { from, to, action } => {
             let text = match action {
-                Action::Return { reason } | Action::MarkInvalid { reason } | Action::Reopen { reason } => Some(reason.clone()),
+                Action::Return { reason } | Action::MarkInvalid { reason } | Action::Reopen { reason } => {
+                    Some(reason.clone())
+                }
                 Action::ResolveOnSpot { note } | Action::MarkHandled { note } => Some(note.clone()),
                 Action::Transfer { department } => Some(department.clone()),
                 Action::MarkDuplicate { of } => Some(of.to_string()),
@@ -303,9 +323,12 @@ pub fn view(conn: &Connection, id: &FindingId) -> Result<FindingView> {
         let (present, uploaded) = super::photos::state(conn, h)?;
         photos.push(PhotoRef { hash: h.to_hex(), present, uploaded });
     }
-    let mut st = conn.prepare_cached("SELECT at, actor, kind, detail FROM history WHERE finding_id = ?1 ORDER BY at, id")?;
+    let mut st =
+        conn.prepare_cached("SELECT at, actor, kind, detail FROM history WHERE finding_id = ?1 ORDER BY at, id")?;
     let history = st
-        .query_map([id.to_string()], |r| Ok(HistoryView { at: r.get(0)?, actor: r.get(1)?, kind: r.get(2)?, detail: r.get(3)? }))?
+        .query_map([id.to_string()], |r| {
+            Ok(HistoryView { at: r.get(0)?, actor: r.get(1)?, kind: r.get(2)?, detail: r.get(3)? })
+        })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(FindingView {
         summary: summary(&row),

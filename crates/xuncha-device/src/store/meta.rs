@@ -89,7 +89,13 @@ fn row_to_session(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, St
 }
 
 fn to_session(t: (String, String, String, Option<String>, String)) -> Result<StoredSession> {
-    Ok(StoredSession { server_url: t.0, username: t.1, profile: serde_json::from_str(&t.2)?, token: t.3, verifier: t.4 })
+    Ok(StoredSession {
+        server_url: t.0,
+        username: t.1,
+        profile: serde_json::from_str(&t.2)?,
+        token: t.3,
+        verifier: t.4,
+    })
 }
 
 const SESSION_COLS: &str = "server_url, username, profile_json, token, verifier";
@@ -137,7 +143,10 @@ pub fn save_active_session(conn: &Connection, s: &StoredSession) -> Result<()> {
 /// Re-activates an account that signed in online before (offline sign-in).
 pub fn activate_session(conn: &Connection, server_url: &str, username: &str) -> Result<()> {
     conn.execute("UPDATE session SET active = 0 WHERE active = 1", [])?;
-    conn.execute("UPDATE session SET active = 1 WHERE server_url = ?1 AND username = ?2", params![server_url, username])?;
+    conn.execute(
+        "UPDATE session SET active = 1 WHERE server_url = ?1 AND username = ?2",
+        params![server_url, username],
+    )?;
     Ok(())
 }
 

@@ -50,7 +50,13 @@ pub fn enqueue(
 /// Queues new field values for a finding. Folds them into the finding's last op when that op is a
 /// never-sent Create or Edit (one op instead of many; a never-synced finding stays one Create).
 /// `version` is the last server version seen (0 if never synced).
-pub fn queue_fields(conn: &Connection, user: &UserId, finding: &FindingId, version: u64, fields: &FindingFields) -> Result<()> {
+pub fn queue_fields(
+    conn: &Connection,
+    user: &UserId,
+    finding: &FindingId,
+    version: u64,
+    fields: &FindingFields,
+) -> Result<()> {
     let last: Option<(i64, String, i64, String)> = conn
         .query_row(
             "SELECT seq, kind, attempts, body_json FROM outbox WHERE finding_id = ?1 AND state = 'pending'
@@ -62,11 +68,16 @@ pub fn queue_fields(conn: &Connection, user: &UserId, finding: &FindingId, versi
     if let Some((seq, kind, 0, body_json)) = &last {
         let folded = match serde_json::from_str::<OpBody>(body_json)? {
             OpBody::Create { .. } if kind == "create" => Some(OpBody::Create { fields: fields.clone() }),
-            OpBody::Edit { base_version, .. } if kind == "edit" => Some(OpBody::Edit { base_version, fields: fields.clone() }),
+            OpBody::Edit { base_version, .. } if kind == "edit" => {
+                Some(OpBody::Edit { base_version, fields: fields.clone() })
+            }
             _ => None,
         };
         if let Some(body) = folded {
-            conn.execute("UPDATE outbox SET body_json = ?2 WHERE seq = ?1", params![seq, serde_json::to_string(&body)?])?;
+            conn.execute(
+                "UPDATE outbox SET body_json = ?2 WHERE seq = ?1",
+                params![seq, serde_json::to_string(&body)?],
+            )?;
             tracing::debug!(%finding, "edit folded into unsent op");
             return Ok(());
         }
@@ -82,7 +93,13 @@ pub fn queue_fields(conn: &Connection, user: &UserId, finding: &FindingId, versi
 }
 
 /// Before a status change on a finding the server never accepted, make sure a Create goes first.
-pub fn ensure_created(conn: &Connection, user: &UserId, finding: &FindingId, version: u64, fields: &FindingFields) -> Result<()> {
+pub fn ensure_created(
+    conn: &Connection,
+    user: &UserId,
+    finding: &FindingId,
+    version: u64,
+    fields: &FindingFields,
+) -> Result<()> {
     if version == 0 && !has_pending_create(conn, finding)? {
         enqueue(conn, user, finding, &OpBody::Create { fields: fields.clone() }, None)?;
     }
@@ -107,7 +124,11 @@ pub fn clear_rejected(conn: &Connection, finding: &FindingId) -> Result<usize> {
 
 pub fn has_pending(conn: &Connection, finding: &FindingId) -> Result<bool> {
     Ok(conn
-        .query_row("SELECT 1 FROM outbox WHERE finding_id = ?1 AND state = 'pending' LIMIT 1", [finding.to_string()], |_| Ok(()))
+        .query_row(
+            "SELECT 1 FROM outbox WHERE finding_id = ?1 AND state = 'pending' LIMIT 1",
+            [finding.to_string()],
+            |_| Ok(()),
+        )
         .optional()?
         .is_some())
 }
@@ -148,9 +169,12 @@ pub fn take_batch(conn: &mut Connection, user: &UserId, max: usize) -> Result<Ve
         if attempts == 0 {
             // Never sent: base it on the version our earlier ops produced (a pull never changes the
             // version of a finding with pending ops, so this is exactly "what the person edited").
-            let version: i64 = tx.query_row("SELECT version FROM findings WHERE id = ?1", [&finding_id], |r| r.get(0))?;
+            let version: i64 =
+                tx.query_row("SELECT version FROM findings WHERE id = ?1", [&finding_id], |r| r.get(0))?;
             match &mut body {
-                OpBody::Edit { base_version, .. } | OpBody::ChangeStatus { base_version, .. } => *base_version = version as u64,
+                OpBody::Edit { base_version, .. } | OpBody::ChangeStatus { base_version, .. } => {
+                    *base_version = version as u64
+                }
                 OpBody::Create { .. } => {}
             }
             tx.execute("UPDATE outbox SET body_json = ?2 WHERE seq = ?1", params![seq, serde_json::to_string(&body)?])?;

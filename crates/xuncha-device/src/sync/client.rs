@@ -9,7 +9,9 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 use xuncha_domain::{PhotoHash, UserMessage};
-use xuncha_proto::{paths, ApiError, Health, LoginRequest, LoginResponse, PullResponse, PushRequest, PushResponse, SERVICE_NAME};
+use xuncha_proto::{
+    paths, ApiError, Health, LoginRequest, LoginResponse, PullResponse, PushRequest, PushResponse, SERVICE_NAME,
+};
 
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -72,7 +74,8 @@ impl Client {
         if !status.is_success() {
             return Err(DeviceError::NotXuncha(format!("health answered {status}")));
         }
-        let h: Health = serde_json::from_slice(&body).map_err(|_| DeviceError::NotXuncha("health is not Xuncha JSON".into()))?;
+        let h: Health =
+            serde_json::from_slice(&body).map_err(|_| DeviceError::NotXuncha("health is not Xuncha JSON".into()))?;
         if h.service != SERVICE_NAME {
             return Err(DeviceError::NotXuncha(format!("service is {:?}", h.service)));
         }
@@ -119,7 +122,10 @@ impl Client {
                 if is_html(&resp) {
                     return Err(DeviceError::NotXuncha("HEAD photo answered HTML".into()));
                 }
-                let len = resp.headers().get(reqwest::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+                let len = resp
+                    .headers()
+                    .get(reqwest::header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
                 Ok(len.is_none_or(|l| l == size))
             }
             StatusCode::NOT_FOUND => Ok(false),
@@ -169,7 +175,8 @@ async fn json_answer<T: DeserializeOwned>(resp: reqwest::Response, authed: bool)
     let status = resp.status();
     let body = resp.bytes().await.map_err(net)?;
     if status.is_success() {
-        return serde_json::from_slice(&body).map_err(|_| DeviceError::NotXuncha(format!("{status} without protocol JSON")));
+        return serde_json::from_slice(&body)
+            .map_err(|_| DeviceError::NotXuncha(format!("{status} without protocol JSON")));
     }
     Err(error_from(status, &body, authed))
 }

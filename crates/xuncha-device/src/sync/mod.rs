@@ -159,7 +159,8 @@ pub(crate) fn spawn_loop(weak: Weak<Inner>) {
                 }
             } else {
                 // Online: every 3 minutes, sooner after an error (backing off), or when woken.
-                let wait = if failures == 0 { PERIOD } else { (PROBE_PERIOD * 2u32.saturating_pow(failures - 1)).min(PERIOD) };
+                let wait =
+                    if failures == 0 { PERIOD } else { (PROBE_PERIOD * 2u32.saturating_pow(failures - 1)).min(PERIOD) };
                 let Some(inner) = weak.upgrade() else { break };
                 tokio::select! {
                     _ = inner.wake.notified() => {},

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use xuncha_device::Engine;
-use xuncha_domain::{FindingDraft, PhotoHash, PositionSource, Role, UserId};
 use xuncha_domain::finding::{RawPosition, Severity};
+use xuncha_domain::{FindingDraft, PhotoHash, PositionSource, Role, UserId};
 use xuncha_proto::*;
 
 pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/photos");
@@ -36,7 +36,12 @@ pub fn draft(day: &str, photos: Vec<PhotoHash>) -> FindingDraft {
         description: "小区东门消防通道被三轮车堵塞".into(),
         address: "延安路与庆春路交叉口向西50米路南".into(),
         severity: Severity::High,
-        position: Some(RawPosition { lat: 30.2596, lon: 120.1650, accuracy_m: Some(8.0), source: PositionSource::DeviceGps }),
+        position: Some(RawPosition {
+            lat: 30.2596,
+            lon: 120.1650,
+            accuracy_m: Some(8.0),
+            source: PositionSource::DeviceGps,
+        }),
         photos,
         observed_at: format!("{day}T09:30:00+08:00").parse().unwrap(),
     }
@@ -176,19 +181,29 @@ fn respond(st: &Arc<Mutex<FakeState>>, method: &str, path: &str, head: &str, bod
     let mut s = st.lock().unwrap();
     s.requests.push(format!("{method} {path}"));
     if s.mode == Mode::Portal {
-        return ("200 OK".into(), "text/html".into(), b"<html><body>Welcome! Please log in to the Wi-Fi</body></html>".to_vec());
+        return (
+            "200 OK".into(),
+            "text/html".into(),
+            b"<html><body>Welcome! Please log in to the Wi-Fi</body></html>".to_vec(),
+        );
     }
     let authed = head.to_ascii_lowercase().contains("authorization: bearer tok-");
     let route = path.split('?').next().unwrap_or("");
     if route == paths::HEALTH {
-        return json("200 OK", &Health { service: "xuncha".into(), protocol: 1, server_id: s.server_id, version: "test".into() });
+        return json(
+            "200 OK",
+            &Health { service: "xuncha".into(), protocol: 1, server_id: s.server_id, version: "test".into() },
+        );
     }
     if route == paths::LOGIN {
         let req: LoginRequest = serde_json::from_slice(body).unwrap();
         if req.username != s.user.username || req.password != s.password {
             return api_error("401 Unauthorized", "auth.bad_credentials");
         }
-        return json("200 OK", &LoginResponse { token: "tok-secret".into(), user: s.user.clone(), server_id: s.server_id });
+        return json(
+            "200 OK",
+            &LoginResponse { token: "tok-secret".into(), user: s.user.clone(), server_id: s.server_id },
+        );
     }
     if !authed || s.mode == Mode::Expired {
         return api_error("401 Unauthorized", "auth.expired");
@@ -205,7 +220,9 @@ fn respond(st: &Arc<Mutex<FakeState>>, method: &str, path: &str, head: &str, bod
                 OpBody::ChangeStatus { .. } => None,
             };
             let outcome = if fields.is_some_and(|f| f.description.as_str().contains(&s.reject_marker)) {
-                OpOutcome::Rejected { error: xuncha_domain::UserMessage::new("finding.refused", "被拒绝", "refused") }
+                OpOutcome::Rejected {
+                    error: xuncha_domain::UserMessage::new("finding.refused", "被拒绝", "refused")
+                }
             } else {
                 let v = s.versions.entry(op.finding_id.to_string()).or_insert(0);
                 *v += 1;

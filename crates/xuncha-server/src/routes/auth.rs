@@ -15,7 +15,10 @@ use xuncha_proto::{LoginRequest, LoginResponse, UserProfile};
 const MAX_USERNAME_CHARS: usize = 64;
 
 #[tracing::instrument(skip_all, fields(username = tracing::field::Empty, user = tracing::field::Empty))]
-pub async fn login(State(s): State<AppState>, ApiJson(req): ApiJson<LoginRequest>) -> Result<Json<LoginResponse>, AppError> {
+pub async fn login(
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> Result<Json<LoginResponse>, AppError> {
     let LoginRequest { username, password, device_id, device_name } = req;
     let username = username.trim().to_string();
     if username.is_empty() || username.chars().count() > MAX_USERNAME_CHARS {

@@ -53,7 +53,11 @@ pub async fn put_photo(
 }
 
 #[tracing::instrument(skip_all, fields(user = %auth.session.principal.user, photo = %hash))]
-pub async fn head_photo(State(s): State<AppState>, auth: Auth, Path(hash): Path<String>) -> Result<StatusCode, AppError> {
+pub async fn head_photo(
+    State(s): State<AppState>,
+    auth: Auth,
+    Path(hash): Path<String>,
+) -> Result<StatusCode, AppError> {
     let _ = &auth;
     let hash = parse_hash(&hash)?;
     if s.blobs.exists(hash).await? {

@@ -11,7 +11,11 @@ use chrono::Utc;
 use xuncha_proto::{PullQuery, PullResponse, PushRequest, PushResponse, MAX_OPS_PER_PUSH, MAX_PULL_LIMIT};
 
 #[tracing::instrument(skip_all, fields(user = %auth.session.principal.user, ops = tracing::field::Empty))]
-pub async fn push(State(s): State<AppState>, auth: Auth, ApiJson(req): ApiJson<PushRequest>) -> Result<Json<PushResponse>, AppError> {
+pub async fn push(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiJson(req): ApiJson<PushRequest>,
+) -> Result<Json<PushResponse>, AppError> {
     tracing::Span::current().record("ops", req.ops.len());
     if req.ops.len() > MAX_OPS_PER_PUSH {
         return Err(AppError::TooLarge(messages::push_too_large(MAX_OPS_PER_PUSH, MAX_PUSH_BYTES)));

@@ -21,12 +21,9 @@ use std::time::Duration;
 use uuid::Uuid;
 use xuncha_domain::finding::FindingFields;
 use xuncha_domain::{
-    DeviceId, DistrictId, Finding, FindingId, HistoryEntry, PhotoHash, Principal, Role, Status, SubDistrictId,
-    UserId,
+    DeviceId, DistrictId, Finding, FindingId, HistoryEntry, PhotoHash, Principal, Role, Status, SubDistrictId, UserId,
 };
-use xuncha_proto::{
-    DistrictRef, FindingRecord, OpOutcome, OpResult, Operation, PullResponse, TeamRef, UserProfile,
-};
+use xuncha_proto::{DistrictRef, FindingRecord, OpOutcome, OpResult, Operation, PullResponse, TeamRef, UserProfile};
 
 const READERS: usize = 3;
 /// How long a connection waits for a lock held by another process (an admin command) before failing.
@@ -157,7 +154,9 @@ fn ts(t: DateTime<Utc>) -> String {
 }
 
 fn parse_ts(s: &str) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).map_err(|e| StoreError::Corrupt(format!("time {s:?}: {e}")))
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("time {s:?}: {e}")))
 }
 
 fn parse_id<T: FromStr>(s: &str) -> Result<T, StoreError> {
@@ -179,7 +178,9 @@ fn parse_role(s: &str) -> Result<Role, StoreError> {
 /// Maps a UNIQUE violation to `AlreadyExists(what)`; everything else stays a backend error.
 fn unique(what: String) -> impl FnOnce(rusqlite::Error) -> StoreError {
     move |e| match e.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::ConstraintViolation) if e.to_string().contains("UNIQUE") => StoreError::AlreadyExists(what),
+        Some(rusqlite::ErrorCode::ConstraintViolation) if e.to_string().contains("UNIQUE") => {
+            StoreError::AlreadyExists(what)
+        }
         _ => e.into(),
     }
 }
@@ -218,7 +219,12 @@ fn load_current(conn: &Connection, id: FindingId) -> Result<Option<Current>, Sto
     let fields: FindingFields = serde_json::from_str(&fields)?;
     let status = Status::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?;
     let finding = Finding { id, author: parse_id(&author)?, team: parse_id(&team)?, fields, status };
-    Ok(Some(Current { finding, version: version as u64, district: opt_id(district)?, sub_district: opt_id(sub_district)? }))
+    Ok(Some(Current {
+        finding,
+        version: version as u64,
+        district: opt_id(district)?,
+        sub_district: opt_id(sub_district)?,
+    }))
 }
 
 /// Applies one op in its own IMMEDIATE transaction (taking the write lock before reading, so two
@@ -287,7 +293,12 @@ fn push_one(
     Ok(outcome)
 }
 
-fn write_change(tx: &rusqlite::Transaction<'_>, c: &apply::Change, insert: bool, now: DateTime<Utc>) -> Result<(), StoreError> {
+fn write_change(
+    tx: &rusqlite::Transaction<'_>,
+    c: &apply::Change,
+    insert: bool,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     let seq: i64 = tx.query_row("SELECT COALESCE(MAX(server_seq), 0) + 1 FROM findings", [], |r| r.get(0))?;
     let f = &c.finding;
     let id = f.id.to_string();
@@ -300,7 +311,18 @@ fn write_change(tx: &rusqlite::Transaction<'_>, c: &apply::Change, insert: bool,
             "INSERT INTO findings(id, author_id, team_id, district_id, sub_district_id, status, fields_json, version,
                                   server_seq, received_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
-            params![id, f.author.to_string(), f.team.to_string(), district, sub_district, f.status.as_str(), fields, version, seq, ts(now)],
+            params![
+                id,
+                f.author.to_string(),
+                f.team.to_string(),
+                district,
+                sub_district,
+                f.status.as_str(),
+                fields,
+                version,
+                seq,
+                ts(now)
+            ],
         )?;
     } else {
         let n = tx.execute(
@@ -355,8 +377,7 @@ fn pull_page(conn: &Connection, p: &Principal, cursor: u64, limit: u32) -> Resul
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     // One more than asked tells whether another page follows.
-    let mut values: Vec<rusqlite::types::Value> =
-        vec![to_i64(cursor, "cursor")?.into(), (i64::from(limit) + 1).into()];
+    let mut values: Vec<rusqlite::types::Value> = vec![to_i64(cursor, "cursor")?.into(), (i64::from(limit) + 1).into()];
     values.extend(scope_params.into_iter().map(|v| v.map_or(rusqlite::types::Value::Null, Into::into)));
     let rows = stmt
         .query_map(rusqlite::params_from_iter(values), |r| {
@@ -369,10 +390,15 @@ fn pull_page(conn: &Connection, p: &Principal, cursor: u64, limit: u32) -> Resul
         })?
         .collect::<Result<Vec<_>, _>>()?;
     let has_more = rows.len() > limit as usize;
-    let mut history_stmt = conn.prepare_cached("SELECT entry_json FROM finding_history WHERE finding_id = ?1 ORDER BY n")?;
+    let mut history_stmt =
+        conn.prepare_cached("SELECT entry_json FROM finding_history WHERE finding_id = ?1 ORDER BY n")?;
     let mut changes = Vec::with_capacity(rows.len().min(limit as usize));
-    for ((id, author, team), (district, sub_district), (status, fields, version, seq), (received, updated, author_name, team_name)) in
-        rows.into_iter().take(limit as usize)
+    for (
+        (id, author, team),
+        (district, sub_district),
+        (status, fields, version, seq),
+        (received, updated, author_name, team_name),
+    ) in rows.into_iter().take(limit as usize)
     {
         let history = history_stmt
             .query_map(params![id], |r| r.get::<_, String>(0))?
@@ -561,8 +587,10 @@ impl ServerStore for SqliteStore {
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?))
                 })
                 .optional()?;
-            row.map(|(id, d, s)| Ok(Team { id: parse_id(&id)?, name: name.clone(), district: parse_id(&d)?, sub_district: opt_id(s)? }))
-                .transpose()
+            row.map(|(id, d, s)| {
+                Ok(Team { id: parse_id(&id)?, name: name.clone(), district: parse_id(&d)?, sub_district: opt_id(s)? })
+            })
+            .transpose()
         })
         .await
     }

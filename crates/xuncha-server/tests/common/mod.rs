@@ -9,12 +9,10 @@ use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::sync::OnceLock;
 use tempfile::TempDir;
 use xuncha_domain::finding::FindingFields;
-use xuncha_domain::{
-    CategoryCode, DeviceId, FindingId, GeoPoint, OpId, PhotoHash, Position, PositionSource, Severity,
-};
+use xuncha_domain::{CategoryCode, DeviceId, FindingId, GeoPoint, OpId, PhotoHash, Position, PositionSource, Severity};
 use xuncha_proto::{
-    paths, FindingRecord, LoginRequest, LoginResponse, OpBody, OpResult, Operation, PullResponse, PushRequest, PushResponse,
-    UserProfile,
+    paths, FindingRecord, LoginRequest, LoginResponse, OpBody, OpResult, Operation, PullResponse, PushRequest,
+    PushResponse, UserProfile,
 };
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_xuncha-server");
@@ -50,7 +48,8 @@ impl Server {
     /// A server on the demo world (seeded for a fixed date).
     pub fn seeded() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let out = cli(&dir, &["seed-demo", "--date", "2026-11-20", "--demo-photos", demo_photos_dir().to_str().unwrap()]);
+        let out =
+            cli(&dir, &["seed-demo", "--date", "2026-11-20", "--demo-photos", demo_photos_dir().to_str().unwrap()]);
         assert!(out.status.success(), "seed-demo failed: {}", String::from_utf8_lossy(&out.stderr));
         Self::start(dir)
     }
@@ -89,6 +88,13 @@ impl Server {
             })
             .to_string();
         Server { url, dir, child, _stdin: stdin }
+    }
+
+    /// Stops the process and hands back its directory (to restart on the same data).
+    pub fn stop(mut self) -> TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap())
     }
 
     pub fn cli(&self, args: &[&str]) -> Output {
@@ -144,7 +150,12 @@ pub async fn try_login(server: &Server, username: &str, password: &str) -> reqwe
 
 pub async fn login(server: &Server, username: &str) -> Client {
     let device = DeviceId::new_v7();
-    let req = LoginRequest { username: username.into(), password: PASSWORD.into(), device_id: device, device_name: "test".into() };
+    let req = LoginRequest {
+        username: username.into(),
+        password: PASSWORD.into(),
+        device_id: device,
+        device_name: "test".into(),
+    };
     let http = reqwest::Client::new();
     let resp = http.post(url(server, paths::LOGIN)).json(&req).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK, "login {username}: {}", resp.text().await.unwrap());
@@ -160,7 +171,13 @@ impl Client {
 
     pub async fn push_raw(&self, ops: &[Operation]) -> reqwest::Response {
         let req = PushRequest { device_id: self.device, ops: ops.to_vec() };
-        self.http.post(format!("{}{}", self.base, paths::PUSH)).bearer_auth(&self.token).json(&req).send().await.unwrap()
+        self.http
+            .post(format!("{}{}", self.base, paths::PUSH))
+            .bearer_auth(&self.token)
+            .json(&req)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn push(&self, ops: &[Operation]) -> Vec<OpResult> {
@@ -174,8 +191,14 @@ impl Client {
         if let Some(l) = limit {
             q.push(("limit", l.to_string()));
         }
-        let resp =
-            self.http.get(format!("{}{}", self.base, paths::PULL)).bearer_auth(&self.token).query(&q).send().await.unwrap();
+        let resp = self
+            .http
+            .get(format!("{}{}", self.base, paths::PULL))
+            .bearer_auth(&self.token)
+            .query(&q)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), StatusCode::OK);
         resp.json().await.unwrap()
     }

@@ -72,7 +72,12 @@ async fn world() -> World {
 }
 
 fn create(seq: u64) -> Operation {
-    Operation { op_id: OpId::new_v7(), device_seq: seq, finding_id: FindingId::new_v7(), body: OpBody::Create { fields: fields(None) } }
+    Operation {
+        op_id: OpId::new_v7(),
+        device_seq: seq,
+        finding_id: FindingId::new_v7(),
+        body: OpBody::Create { fields: fields(None) },
+    }
 }
 
 #[tokio::test]
@@ -210,6 +215,9 @@ async fn duplicate_names_are_already_exists() {
     let w = world().await;
     let b = Boundaries::demo();
     let d = &b.districts[0];
-    let e = w.store.add_district(NewDistrict { id: DistrictId::new_v7(), code: d.code.clone(), zh: "x".into(), en: "x".into() }).await;
+    let e = w
+        .store
+        .add_district(NewDistrict { id: DistrictId::new_v7(), code: d.code.clone(), zh: "x".into(), en: "x".into() })
+        .await;
     assert!(matches!(e, Err(StoreError::AlreadyExists(_))), "{e:?}");
 }
