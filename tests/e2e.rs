@@ -45,9 +45,10 @@ async fn inspector_records_a_finding_offline_first_and_it_reaches_the_leader() {
     app.screenshot("phone-capture").await;
     app.click("save-finding").await;
 
-    let item = app.wait("finding-item", Duration::from_secs(20)).await;
+    // The demo world already holds this trainee's earlier findings of the day: find ours by its text.
+    let item = app.wait_item_containing("端到端测试", Duration::from_secs(20)).await;
     let id = item.attr("data-id").await.unwrap().expect("finding-item has data-id");
-    assert!(item.text().await.unwrap().contains("消防"), "list shows the category");
+    assert!(item.text().await.unwrap().contains("消防通道堵塞"), "list shows the sub-category");
     app.screenshot("phone-today").await;
 
     // Sync on demand; the server must then hold the finding for the team leader, photo byte-identical.
@@ -68,7 +69,7 @@ async fn inspector_records_a_finding_offline_first_and_it_reaches_the_leader() {
 }
 
 async fn item_detail_and_desktop_screenshots(app: &App) {
-    app.click("finding-item").await;
+    app.wait_item_containing("端到端测试", Duration::from_secs(10)).await.click().await.unwrap();
     app.wait("finding-detail", Duration::from_secs(10)).await;
     app.screenshot("phone-detail").await;
     app.driver.set_window_rect(0, 0, 1280, 800).await.unwrap();

@@ -219,6 +219,33 @@ impl App {
         }
     }
 
+    /// The list item (`finding-item`) whose text contains `needle` (matched on `textContent` in the page,
+    /// which does not depend on how the driver renders wrapped lines).
+    pub async fn wait_item_containing(&self, needle: &str, timeout: Duration) -> WebElement {
+        const FIND: &str = "const el = [...document.querySelectorAll(\"[data-testid='finding-item']\")]\
+            .find(e => e.textContent.includes(arguments[0])); return el ? el.dataset.id : null;";
+        let start = Instant::now();
+        loop {
+            let id = self
+                .driver
+                .execute(FIND, vec![serde_json::json!(needle)])
+                .await
+                .ok()
+                .and_then(|r| r.json().as_str().map(String::from));
+            if let Some(id) = id {
+                if let Ok(e) = self.driver.find(By::Css(format!("[data-testid='finding-item'][data-id='{id}']"))).await
+                {
+                    return e;
+                }
+            }
+            if start.elapsed() > timeout {
+                self.screenshot("timeout-item").await;
+                panic!("no finding-item contains {needle:?} within {timeout:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
     pub async fn click(&self, testid: &str) {
         self.wait(testid, Duration::from_secs(15)).await.click().await.unwrap();
     }

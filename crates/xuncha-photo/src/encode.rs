@@ -4,13 +4,13 @@ use crate::PhotoError;
 use fast_image_resize::{images::Image, images::ImageRef, FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::DynamicImage;
 
-/// Scales so the long edge is at most `max_edge`; never upscales. Input is Rgb8 or Luma8
-/// (see `decode`).
-pub(crate) fn fit_within(img: &DynamicImage, max_edge: u32) -> Result<DynamicImage, PhotoError> {
+/// Scales so the long edge is at most `max_edge`; never upscales: `None` means the image already
+/// fits, so the caller uses it as is instead of copying it. Input is Rgb8 or Luma8 (see `decode`).
+pub(crate) fn fit_within(img: &DynamicImage, max_edge: u32) -> Result<Option<DynamicImage>, PhotoError> {
     let (w, h) = (img.width(), img.height());
     let long = w.max(h);
     if long <= max_edge {
-        return Ok(img.clone());
+        return Ok(None);
     }
     let scale = f64::from(max_edge) / f64::from(long);
     let nw = ((f64::from(w) * scale).round() as u32).clamp(1, max_edge);
@@ -30,7 +30,7 @@ pub(crate) fn fit_within(img: &DynamicImage, max_edge: u32) -> Result<DynamicIma
         PixelType::U8 => image::GrayImage::from_raw(nw, nh, buf).map(DynamicImage::ImageLuma8),
         _ => image::RgbImage::from_raw(nw, nh, buf).map(DynamicImage::ImageRgb8),
     };
-    out.ok_or_else(|| PhotoError::Encode("resized buffer has the wrong size".into()))
+    out.map(Some).ok_or_else(|| PhotoError::Encode("resized buffer has the wrong size".into()))
 }
 
 /// Baseline JPEG (4:2:0 below quality 90), JFIF header, no EXIF. The ICC profile (colour only)
@@ -50,8 +50,11 @@ pub(crate) fn jpeg(img: &DynamicImage, quality: u8, icc: Option<&[u8]>) -> Resul
     let mut out = Vec::with_capacity((w as usize * h as usize) / 8);
     let mut enc = jpeg_encoder::Encoder::new(&mut out, quality);
     enc.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_2_0);
-    // Two-pass Huffman: about 5–10 % smaller files for a few ms; mobile data is precious.
-    enc.set_optimized_huffman_tables(true);
+    // Standard Huffman tables, not optimised ones: jpeg-encoder 0.7.1's optimised tables decode
+    // to wrong colours in zune-jpeg 0.5 (the decoder behind `image`, used by `thumbnail` on a
+    // team leader's device), though libjpeg reads them; they saved only ~1 % here anyway.
+    // tests/output.rs checks our JPEGs through zune-jpeg.
+    enc.set_optimized_huffman_tables(false);
     if let Some(icc) = icc {
         // A profile that does not fit is dropped: colours shift slightly, the photo survives.
         if let Err(e) = enc.add_icc_profile(icc) {

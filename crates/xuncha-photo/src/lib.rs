@@ -60,15 +60,16 @@ pub fn ingest(bytes: &[u8]) -> Result<IngestedPhoto, PhotoError> {
     let t_decode = t0.elapsed();
     tracing::debug!(width = img.width(), height = img.height(), ?format, ms = ms(t_decode), "decoded");
 
-    let mut stored_img = encode::fit_within(&img, STORED_MAX_EDGE)?;
-    drop(img); // the camera-sized buffer is the biggest allocation: free it before encoding
+    // The camera-sized buffer is the biggest allocation: it is dropped here, before encoding.
+    let mut stored_img = encode::fit_within(&img, STORED_MAX_EDGE)?.unwrap_or(img);
     orient::upright(&mut stored_img, exif.orientation);
     let t_resize = t0.elapsed();
     tracing::debug!(ms = ms(t_resize - t_decode), "resized and oriented");
 
     let stored = encode::jpeg(&stored_img, STORED_QUALITY, icc.as_deref())?;
+    // From the 2048-px copy, not the original: a quarter to a half of the pixels to filter.
     let thumb_img = encode::fit_within(&stored_img, THUMB_MAX_EDGE)?;
-    let thumbnail = encode::jpeg(&thumb_img, THUMB_QUALITY, icc.as_deref())?;
+    let thumbnail = encode::jpeg(thumb_img.as_ref().unwrap_or(&stored_img), THUMB_QUALITY, icc.as_deref())?;
     let hash = sha256(&stored);
     tracing::debug!(
         stored_bytes = stored.len(),
@@ -90,7 +91,7 @@ pub fn thumbnail(stored_jpeg: &[u8]) -> Result<Vec<u8>, PhotoError> {
         return Err(PhotoError::UnsupportedFormat { kind: Some(format.name()) });
     }
     let (img, icc) = decode::decode(stored_jpeg, format)?;
-    let mut small = encode::fit_within(&img, THUMB_MAX_EDGE)?;
+    let mut small = encode::fit_within(&img, THUMB_MAX_EDGE)?.unwrap_or(img);
     orient::upright(&mut small, exif::read(stored_jpeg).orientation);
     let out = encode::jpeg(&small, THUMB_QUALITY, icc.as_deref())?;
     tracing::debug!(thumb_bytes = out.len(), ms = ms(t0.elapsed()), "thumbnail made");

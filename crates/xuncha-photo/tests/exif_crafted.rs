@@ -16,7 +16,8 @@ fn dms(tag: Tag, deg: u32, min: u32, sec_x100: u32) -> Field {
 
 /// A 64×48 grey JPEG with the given EXIF fields in an APP1 segment right after SOI.
 fn jpeg_with(fields: &[Field]) -> Vec<u8> {
-    let img = image::DynamicImage::ImageLuma8(image::GrayImage::from_fn(64, 48, |x, y| image::Luma([(x * 3 + y) as u8])));
+    let img =
+        image::DynamicImage::ImageLuma8(image::GrayImage::from_fn(64, 48, |x, y| image::Luma([(x * 3 + y) as u8])));
     let mut plain = Vec::new();
     img.write_to(&mut std::io::Cursor::new(&mut plain), image::ImageFormat::Jpeg).unwrap();
     let mut w = Writer::new();
@@ -62,7 +63,11 @@ fn south_west_and_below_sea_level() {
         ascii(Tag::GPSLatitudeRef, "S"),
         dms(Tag::GPSLongitude, 151, 12, 3000),
         ascii(Tag::GPSLongitudeRef, "W"),
-        Field { tag: Tag::GPSAltitude, ifd_num: In::PRIMARY, value: Value::Rational(vec![Rational { num: 125, denom: 10 }]) },
+        Field {
+            tag: Tag::GPSAltitude,
+            ifd_num: In::PRIMARY,
+            value: Value::Rational(vec![Rational { num: 125, denom: 10 }]),
+        },
         Field { tag: Tag::GPSAltitudeRef, ifd_num: In::PRIMARY, value: Value::Byte(vec![1]) },
     ]);
     let gps = xuncha_photo::ingest(&bytes).unwrap().exif.gps.expect("gps");
@@ -97,7 +102,31 @@ fn garbage_exif_block_keeps_the_pixels() {
     // Corrupt the TIFF header's byte-order mark: the block is unreadable, the photo is fine.
     let pos = bytes.windows(6).position(|w| w == b"Exif\0\0").unwrap() + 6;
     bytes[pos..pos + 4].copy_from_slice(b"XXXX");
-    let p = xuncha_photo::ingest(&bytes).expect("photo still ingests");
+    let log = LogBuf::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .finish();
+    let p =
+        tracing::subscriber::with_default(subscriber, || xuncha_photo::ingest(&bytes)).expect("photo still ingests");
     assert_eq!(p.exif, xuncha_photo::PhotoExif::default());
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("WARN") && text.contains("malformed EXIF"), "no warning logged: {text:?}");
     assert_eq!((p.width, p.height), (64, 48));
+}
+
+/// Collects what the tracing subscriber writes.
+#[derive(Clone, Default)]
+struct LogBuf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

@@ -17,14 +17,23 @@ pub fn fixture(rel: &str) -> Vec<u8> {
 /// A 32×32 grey thumbnail: small enough that JPEG noise and resampling differences mostly vanish,
 /// large enough that a rotation or a mirror changes it (16×16 blurred the mirror of a nearly
 /// symmetric scene into the noise).
-pub fn grey_of(img: &image::DynamicImage) -> Vec<u8> {
-    img.resize_exact(32, 32, FilterType::Triangle).to_luma8().into_raw()
+///
+/// Brightness and contrast are normalised (zero mean, fixed spread) because the orientation
+/// fixtures' `_1` files were saved with a different tone curve than `_2`–`_8` (mean 0.36 against
+/// 0.31 in ImageMagick too): we compare where things are, not how bright they are.
+pub fn grey_of(img: &image::DynamicImage) -> Vec<f64> {
+    let g = img.resize_exact(32, 32, FilterType::Triangle).to_luma8().into_raw();
+    let n = g.len() as f64;
+    let mean = g.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+    let sd = (g.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / n).sqrt().max(1.0);
+    // Scaled so that a typical photo spans roughly the 0–255 range again.
+    g.iter().map(|&v| (f64::from(v) - mean) / sd * 50.0).collect()
 }
 
-/// Mean absolute difference of two grey thumbnails, 0–255.
-pub fn mad(a: &[u8], b: &[u8]) -> f64 {
+/// Mean absolute difference of two normalised grey thumbnails (about 0–255 scale).
+pub fn mad(a: &[f64], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(&x, &y)| (f64::from(x) - f64::from(y)).abs()).sum::<f64>() / a.len() as f64
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f64>() / a.len() as f64
 }
 
 /// Whether a JPEG has an APP1 segment starting with "Exif\0\0" (walks the header segments).
