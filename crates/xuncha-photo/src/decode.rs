@@ -9,11 +9,38 @@ use std::io::Cursor;
 /// that large is refused too; cameras do not produce one.
 const MAX_ALLOC: u64 = MAX_PIXELS * 4;
 
+/// Decoded pixels and what came with them.
+pub(crate) struct Decoded {
+    /// 8-bit RGB or grey.
+    pub img: DynamicImage,
+    /// The embedded ICC profile, so colours survive re-encoding (a Display-P3 iPhone photo reads as
+    /// washed-out sRGB without it); ICC profiles carry no location or identity.
+    pub icc: Option<Vec<u8>>,
+    /// Size in the file's header; `img` is smaller when a big JPEG was decoded at reduced scale.
+    pub source_width: u32,
+    pub source_height: u32,
+    /// The decoder already turned the pixels upright (HEIF `irot`/`imir`): EXIF orientation must
+    /// not be applied again.
+    pub upright: bool,
+}
+
 /// Decodes to 8-bit RGB or grey (what JPEG stores), with alpha flattened onto white.
-/// Also returns the embedded ICC profile, so colours survive re-encoding (a Display-P3 iPhone photo
-/// reads as washed-out sRGB without it); ICC profiles carry no location or identity.
-pub(crate) fn decode(bytes: &[u8], format: Format) -> Result<(DynamicImage, Option<Vec<u8>>), PhotoError> {
-    let mut reader = ImageReader::with_format(Cursor::new(bytes), format.image_format());
+/// With `shrink_to`, a JPEG at least twice that long may be decoded at 1/2–1/8 scale (see `shrink`),
+/// its long edge staying ≥ `shrink_to`.
+pub(crate) fn decode(bytes: &[u8], format: Format, shrink_to: Option<u32>) -> Result<Decoded, PhotoError> {
+    if let (Format::Jpeg, Some(edge)) = (format, shrink_to) {
+        if let Some(d) = crate::shrink::decode_scaled(bytes, edge)? {
+            return Ok(d);
+        }
+    }
+    #[cfg(feature = "heic")]
+    if format == Format::Heic {
+        return crate::heic::decode(bytes);
+    }
+    let Some(image_format) = format.image_format() else {
+        return Err(PhotoError::HeicUnsupported);
+    };
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), image_format);
     // Width/height limits are left to our own check below, so the error can say what the size is.
     let mut limits = Limits::default();
     limits.max_alloc = Some(MAX_ALLOC);
@@ -38,7 +65,7 @@ pub(crate) fn decode(bytes: &[u8], format: Format) -> Result<(DynamicImage, Opti
     let icc = decoder.icc_profile().ok().flatten();
 
     let img = DynamicImage::from_decoder(decoder).map_err(|e| map_err(e, dims))?;
-    Ok((to_jpeg_colour(img), icc))
+    Ok(Decoded { img: to_jpeg_colour(img), icc, source_width: width, source_height: height, upright: false })
 }
 
 fn to_jpeg_colour(img: DynamicImage) -> DynamicImage {

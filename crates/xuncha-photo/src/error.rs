@@ -11,9 +11,14 @@ pub enum PhotoError {
     Empty,
     #[error("the file is {size} bytes, over the limit of {limit}")]
     FileTooLarge { size: usize, limit: usize },
-    /// HEIC/HEIF (the iPhone default) is recognised from its `ftyp` box but not decoded yet.
+    /// HEIC/HEIF (the iPhone default) recognised from its `ftyp` box, in a build without the `heic`
+    /// feature.
     #[error("HEIC/HEIF photos are not supported yet")]
     HeicUnsupported,
+    /// A HEIC/HEIF file libheif could not decode (damaged, cut off, or a codec variant it lacks).
+    /// The detail is for logs.
+    #[error("the HEIC/HEIF photo could not be decoded: {0}")]
+    HeicDecode(String),
     /// Anything that is not JPEG, PNG or WebP. `kind` names what the bytes look like, if known.
     #[error("unsupported file type ({})", kind.unwrap_or("unknown"))]
     UnsupportedFormat { kind: Option<&'static str> },
@@ -57,6 +62,11 @@ impl PhotoError {
                 "photo.heic_unsupported",
                 "暂不支持 HEIC/HEIF 格式的照片。请在手机“设置 → 相机 → 格式”中选择“兼容性最佳”（JPEG）后重新拍摄。".into(),
                 "HEIC/HEIF photos are not supported yet. In the phone's Settings → Camera → Formats choose “Most Compatible” (JPEG), then take the photo again.".into(),
+            ),
+            HeicDecode(_) => (
+                "photo.heic_decode_failed",
+                "这张 HEIC/HEIF 照片无法解码（文件可能已损坏或不完整）。请重新拍摄，或在手机上将其导出为 JPEG 后重新选择。".into(),
+                "This HEIC/HEIF photo cannot be decoded (the file may be damaged or incomplete). Take it again, or export it as JPEG on the phone and choose that.".into(),
             ),
             UnsupportedFormat { kind } => {
                 let what_zh = kind.map(|k| format!("（{k}）")).unwrap_or_default();

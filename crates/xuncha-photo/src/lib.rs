@@ -8,7 +8,10 @@ mod decode;
 mod encode;
 mod error;
 mod exif;
+#[cfg(feature = "heic")]
+mod heic;
 mod orient;
+mod shrink;
 mod sniff;
 
 pub use error::PhotoError;
@@ -49,20 +52,51 @@ pub struct IngestedPhoto {
     pub exif: PhotoExif,
 }
 
-/// Ingests a JPEG, PNG or WebP photo.
+/// How one ingest went: what the bytes were and where the time went (for `photo-info` and the bench).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct IngestStats {
+    /// "JPEG", "PNG", "WebP", …, from the magic numbers.
+    pub format: &'static str,
+    /// Size in the file's header (before orientation).
+    pub source_width: u32,
+    pub source_height: u32,
+    /// Size the decoder produced: smaller than the source when a big JPEG was decoded at reduced scale.
+    pub decoded_width: u32,
+    pub decoded_height: u32,
+    /// Header checks, EXIF and decoding.
+    pub decode_ms: f64,
+    /// Downscale to 2048 px and orientation.
+    pub resize_ms: f64,
+    /// Stored JPEG, thumbnail and hash.
+    pub encode_ms: f64,
+    pub total_ms: f64,
+}
+
+/// Ingests a JPEG, PNG, WebP or (with the default `heic` feature) HEIC/HEIF photo.
 pub fn ingest(bytes: &[u8]) -> Result<IngestedPhoto, PhotoError> {
+    ingest_with_stats(bytes).map(|(p, _)| p)
+}
+
+/// [`ingest`], also saying what the input was and how long each stage took.
+pub fn ingest_with_stats(bytes: &[u8]) -> Result<(IngestedPhoto, IngestStats), PhotoError> {
     let _span = tracing::debug_span!("photo.ingest", input_bytes = bytes.len()).entered();
     let t0 = Instant::now();
     let format = check_input(bytes)?;
     let exif = exif::read(bytes);
 
-    let (img, icc) = decode::decode(bytes, format)?;
+    let decoded = decode::decode(bytes, format, Some(STORED_MAX_EDGE))?;
+    let (source_width, source_height) = (decoded.source_width, decoded.source_height);
+    let already_upright = decoded.upright;
+    let (img, icc) = (decoded.img, decoded.icc);
+    let (decoded_width, decoded_height) = (img.width(), img.height());
     let t_decode = t0.elapsed();
     tracing::debug!(width = img.width(), height = img.height(), ?format, ms = ms(t_decode), "decoded");
 
     // The camera-sized buffer is the biggest allocation: it is dropped here, before encoding.
     let mut stored_img = encode::fit_within(&img, STORED_MAX_EDGE)?.unwrap_or(img);
-    orient::upright(&mut stored_img, exif.orientation);
+    if !already_upright {
+        orient::upright(&mut stored_img, exif.orientation);
+    }
     let t_resize = t0.elapsed();
     tracing::debug!(ms = ms(t_resize - t_decode), "resized and oriented");
 
@@ -71,14 +105,38 @@ pub fn ingest(bytes: &[u8]) -> Result<IngestedPhoto, PhotoError> {
     let thumb_img = encode::fit_within(&stored_img, THUMB_MAX_EDGE)?;
     let thumbnail = encode::jpeg(thumb_img.as_ref().unwrap_or(&stored_img), THUMB_QUALITY, icc.as_deref())?;
     let hash = sha256(&stored);
+    let total = t0.elapsed();
     tracing::debug!(
         stored_bytes = stored.len(),
         thumb_bytes = thumbnail.len(),
-        ms = ms(t0.elapsed() - t_resize),
-        total_ms = ms(t0.elapsed()),
+        ms = ms(total - t_resize),
+        total_ms = ms(total),
         "encoded"
     );
-    Ok(IngestedPhoto { width: stored_img.width(), height: stored_img.height(), stored, thumbnail, hash, exif })
+    let stats = IngestStats {
+        format: format.name(),
+        source_width,
+        source_height,
+        decoded_width,
+        decoded_height,
+        decode_ms: ms(t_decode),
+        resize_ms: ms(t_resize - t_decode),
+        encode_ms: ms(total - t_resize),
+        total_ms: ms(total),
+    };
+    let photo = IngestedPhoto { width: stored_img.width(), height: stored_img.height(), stored, thumbnail, hash, exif };
+    Ok((photo, stats))
+}
+
+/// What the bytes look like ("JPEG", "HEIC", "PDF", …) from their magic numbers, or `None` if
+/// unknown. For reports about files that failed, where [`IngestStats`] does not exist.
+pub fn format_name(bytes: &[u8]) -> Option<&'static str> {
+    match sniff::detect(bytes) {
+        Ok(f) => Some(f.name()),
+        Err(PhotoError::HeicUnsupported) => Some("HEIC"),
+        Err(PhotoError::UnsupportedFormat { kind }) => kind,
+        Err(_) => None,
+    }
 }
 
 /// A 320-px thumbnail from an already stored JPEG (a team leader's device makes thumbnails of
@@ -90,7 +148,7 @@ pub fn thumbnail(stored_jpeg: &[u8]) -> Result<Vec<u8>, PhotoError> {
     if format != sniff::Format::Jpeg {
         return Err(PhotoError::UnsupportedFormat { kind: Some(format.name()) });
     }
-    let (img, icc) = decode::decode(stored_jpeg, format)?;
+    let decode::Decoded { img, icc, .. } = decode::decode(stored_jpeg, format, None)?;
     let mut small = encode::fit_within(&img, THUMB_MAX_EDGE)?.unwrap_or(img);
     orient::upright(&mut small, exif::read(stored_jpeg).orientation);
     let out = encode::jpeg(&small, THUMB_QUALITY, icc.as_deref())?;

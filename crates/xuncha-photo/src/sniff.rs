@@ -9,6 +9,8 @@ pub(crate) enum Format {
     Jpeg,
     Png,
     WebP,
+    /// HEIC/HEIF: decoded by libheif (`heic` feature), never by `image`.
+    Heic,
 }
 
 impl Format {
@@ -17,14 +19,17 @@ impl Format {
             Format::Jpeg => "JPEG",
             Format::Png => "PNG",
             Format::WebP => "WebP",
+            Format::Heic => "HEIC",
         }
     }
 
-    pub(crate) fn image_format(self) -> image::ImageFormat {
+    /// The `image` crate's format; `None` for HEIC, which `image` cannot read.
+    pub(crate) fn image_format(self) -> Option<image::ImageFormat> {
         match self {
-            Format::Jpeg => image::ImageFormat::Jpeg,
-            Format::Png => image::ImageFormat::Png,
-            Format::WebP => image::ImageFormat::WebP,
+            Format::Jpeg => Some(image::ImageFormat::Jpeg),
+            Format::Png => Some(image::ImageFormat::Png),
+            Format::WebP => Some(image::ImageFormat::WebP),
+            Format::Heic => None,
         }
     }
 }
@@ -48,7 +53,7 @@ pub(crate) fn detect(bytes: &[u8]) -> Result<Format, PhotoError> {
             return Err(PhotoError::UnsupportedFormat { kind: Some("AVIF") });
         }
         if brands.iter().any(|b| HEIF_BRANDS.contains(b)) {
-            return Err(PhotoError::HeicUnsupported);
+            return if cfg!(feature = "heic") { Ok(Format::Heic) } else { Err(PhotoError::HeicUnsupported) };
         }
         return Err(PhotoError::UnsupportedFormat { kind: Some("MP4/QuickTime") });
     }
@@ -150,7 +155,11 @@ mod tests {
     #[test]
     fn heic_and_avif_are_told_apart() {
         let heic = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic";
-        assert!(matches!(detect(heic), Err(PhotoError::HeicUnsupported)));
+        if cfg!(feature = "heic") {
+            assert!(matches!(detect(heic), Ok(Format::Heic)));
+        } else {
+            assert!(matches!(detect(heic), Err(PhotoError::HeicUnsupported)));
+        }
         let avif = b"\0\0\0\x18ftypavif\0\0\0\0mif1avif";
         assert!(matches!(detect(avif), Err(PhotoError::UnsupportedFormat { kind: Some("AVIF") })));
     }
