@@ -27,7 +27,9 @@ pub enum Stored {
 
 #[async_trait]
 pub trait BlobStore: Send + Sync + 'static {
-    async fn exists(&self, hash: PhotoHash) -> Result<bool, BlobError>;
+    /// The stored photo's size in bytes, or `None` when the server does not have it. Devices compare it
+    /// with their own copy before deciding not to upload.
+    async fn len(&self, hash: PhotoHash) -> Result<Option<u64>, BlobError>;
     /// Stores bytes whose hash the caller has checked.
     async fn put(&self, hash: PhotoHash, bytes: Vec<u8>) -> Result<Stored, BlobError>;
     async fn get(&self, hash: PhotoHash) -> Result<Option<Vec<u8>>, BlobError>;
@@ -82,9 +84,13 @@ impl FsBlobStore {
 
 #[async_trait]
 impl BlobStore for FsBlobStore {
-    async fn exists(&self, hash: PhotoHash) -> Result<bool, BlobError> {
+    async fn len(&self, hash: PhotoHash) -> Result<Option<u64>, BlobError> {
         let path = self.path_of(hash);
-        tokio::fs::try_exists(&path).await.map_err(|source| BlobError::Io { path, source })
+        match tokio::fs::metadata(&path).await {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(BlobError::Io { path, source }),
+        }
     }
 
     async fn put(&self, hash: PhotoHash, bytes: Vec<u8>) -> Result<Stored, BlobError> {
@@ -120,7 +126,7 @@ mod tests {
         let store = FsBlobStore::open(dir.path()).unwrap();
         let bytes = b"not really a jpeg".to_vec();
         let h = hash_of(&bytes);
-        assert!(!store.exists(h).await.unwrap());
+        assert_eq!(store.len(h).await.unwrap(), None);
         assert_eq!(store.put(h, bytes.clone()).await.unwrap(), Stored::New);
         assert_eq!(store.put(h, bytes.clone()).await.unwrap(), Stored::AlreadyThere);
         assert_eq!(store.get(h).await.unwrap().unwrap(), bytes);

@@ -2,13 +2,13 @@
 //!
 //! Code map: [`app`] builds the router from an [`AppState`]; [`serve`] runs it on a listener until a
 //! shutdown future resolves. `routes/` holds one file per endpoint group, [`store`] the storage trait and
-//! its SQLite backend, [`apply`] the pure decisions a push makes, [`blobs`] the photo bytes, [`auth`]
+//! its SQLite and PostgreSQL backends, [`apply`] the pure decisions a push makes, [`blobs`] the photo bytes, [`auth`]
 //! passwords and tokens, [`error`] the single error-to-HTTP mapping, [`seed`] the demo world and
 //! [`admin`] the account commands.
 //!
 //! **Invariants:** the server never trusts a device for authorization (the principal is re-read from the
 //! database on each request); tokens and passwords are never logged; nothing outside `store/sqlite.rs`
-//! names rusqlite.
+//! names rusqlite, and nothing outside `store/postgres.rs` names tokio-postgres.
 
 pub mod admin;
 pub mod apply;
@@ -46,12 +46,12 @@ pub enum ServeError {
 }
 
 impl AppState {
-    /// Opens (creating and migrating) the SQLite database and the photo directory of `config`.
+    /// Opens (creating and migrating) the database of `config` (SQLite or PostgreSQL) and its photo directory.
     pub async fn open(config: &Config) -> Result<Self, ServeError> {
         let rules = Arc::new(apply::Rules::builtin());
-        let store = store::SqliteStore::open(&config.db, rules).await?;
+        let store = store::open(config, rules).await?;
         let blobs = blobs::FsBlobStore::open(&config.blobs)?;
-        Ok(Self { store: Arc::new(store), blobs: Arc::new(blobs), throttle: Arc::default() })
+        Ok(Self { store, blobs: Arc::new(blobs), throttle: Arc::default() })
     }
 }
 

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use xuncha_domain::Role;
 use xuncha_server::{admin, seed, AppState, Config};
 
+mod tools;
+
 #[derive(Parser)]
 #[command(name = "xuncha-server", version, about = "巡查 Xuncha sync server")]
 struct Cli {
@@ -20,6 +22,15 @@ struct DbArg {
     /// SQLite database file (created and migrated if missing).
     #[arg(long, env = "XUNCHA_DB", default_value = Config::DEFAULT_DB)]
     db: PathBuf,
+    /// PostgreSQL instead of the SQLite file: postgres://user:password@host:port/db (migrated on start).
+    #[arg(long, env = "XUNCHA_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<xuncha_server::config::DatabaseUrl>,
+}
+
+impl DbArg {
+    fn config(&self, blobs: PathBuf) -> Config {
+        Config { db: self.db.clone(), database_url: self.database_url.clone(), blobs }
+    }
 }
 
 #[derive(Args)]
@@ -33,7 +44,7 @@ struct StorageArgs {
 
 impl StorageArgs {
     fn config(&self) -> Config {
-        Config { db: self.db.db.clone(), blobs: self.blobs.clone() }
+        self.db.config(self.blobs.clone())
     }
 }
 
@@ -79,6 +90,33 @@ enum Command {
         /// District code, for district_office (shangcheng, gongshu, xihu).
         #[arg(long)]
         district: Option<String>,
+    },
+    /// Ingest photo files as a phone would and print one JSON line per file: EXIF facts (gps, taken_at,
+    /// orientation, make, model), stored size and bytes, thumbnail bytes, hash and the time of each stage.
+    /// A file that fails prints its error line ({code, zh, en}) and the next file is tried.
+    /// Exit code 0 when every file was ok, 1 otherwise.
+    PhotoInfo {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Turn a folder of camera photos into findings with status `recorded`, authored by --user: one
+    /// finding per photo (*.jpg, *.jpeg, *.png, *.webp, *.heic, *.heif; other files are skipped), in
+    /// order of EXIF time, then file name. Position from EXIF GPS (source photo_exif; none → no
+    /// position, shown as "position missing"). Time from EXIF DateTimeOriginal with its OffsetTimeOriginal,
+    /// or +08:00 (China Standard Time) when the camera wrote no offset; without an EXIF time, the file's
+    /// modification time. Description "相机导入：<file name>". Photos that fail are listed and skipped.
+    /// Running it again on the same folder creates nothing new. Exit code 1 if any photo failed.
+    ImportPhotos {
+        /// Folder with the photos (not searched recursively).
+        dir: PathBuf,
+        /// Username of the trainee who took them.
+        #[arg(long)]
+        user: String,
+        /// Taxonomy codes CATEGORY/SUBCATEGORY, e.g. living_environment/illegal_ads.
+        #[arg(long)]
+        category: String,
+        #[command(flatten)]
+        storage: StorageArgs,
     },
     /// Revoke every sign-in of a user (a lost or stolen phone).
     RevokeTokens {
@@ -140,9 +178,9 @@ async fn shutdown_signal(stop_on_stdin_close: bool) {
     tracing::info!("shutting down");
 }
 
-async fn open_store(db: &std::path::Path) -> Result<xuncha_server::store::SqliteStore> {
+async fn open_store(config: &Config) -> Result<Arc<dyn xuncha_server::store::ServerStore>> {
     let rules = Arc::new(xuncha_server::apply::Rules::builtin());
-    xuncha_server::store::SqliteStore::open(db, rules).await.with_context(|| format!("opening {}", db.display()))
+    xuncha_server::store::open(config, rules).await.with_context(|| format!("opening {}", config.database_label()))
 }
 
 #[tokio::main]
@@ -151,7 +189,8 @@ async fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Serve { storage, listen, stop_on_stdin_close } => {
             let config = storage.config();
-            let state = AppState::open(&config).await.with_context(|| format!("opening {}", config.db.display()))?;
+            let state =
+                AppState::open(&config).await.with_context(|| format!("opening {}", config.database_label()))?;
             let listener =
                 tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
             let addr = listener.local_addr()?;
@@ -159,21 +198,21 @@ async fn main() -> Result<()> {
             writeln!(out, "listening on http://{addr}")?;
             out.flush()?;
             drop(out);
-            tracing::info!(%addr, db = %config.db.display(), blobs = %config.blobs.display(), "serving");
+            tracing::info!(%addr, db = %config.database_label(), blobs = %config.blobs.display(), "serving");
             xuncha_server::serve_state(listener, state, shutdown_signal(stop_on_stdin_close)).await?;
         }
         Command::SeedDemo { storage, date, demo_photos } => {
             let config = storage.config();
-            let store = open_store(&config.db).await?;
+            let store = open_store(&config).await?;
             let blobs = xuncha_server::blobs::FsBlobStore::open(&config.blobs)?;
             let date = date.unwrap_or_else(|| {
                 chrono::Utc::now()
                     .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset"))
                     .date_naive()
             });
-            match seed::seed_demo(&store, &blobs, &seed::SeedOptions { date, demo_photos }).await? {
+            match seed::seed_demo(&*store, &blobs, &seed::SeedOptions { date, demo_photos }).await? {
                 seed::SeedOutcome::AlreadySeeded => {
-                    println!("{} already has users; nothing was changed.", config.db.display());
+                    println!("{} already has users; nothing was changed.", config.database_label());
                 }
                 seed::SeedOutcome::Seeded(s) => print_summary(&s, date),
             }
@@ -190,17 +229,35 @@ async fn main() -> Result<()> {
             if password.is_empty() {
                 bail!("no password: set XUNCHA_NEW_PASSWORD or pipe it on stdin");
             }
-            let store = open_store(&db.db).await?;
+            let store = open_store(&db.config(PathBuf::new())).await?;
             let id = admin::add_user(
-                &store,
+                &*store,
                 admin::AddUser { username: username.clone(), display_name, role, team, district, password },
             )
             .await?;
             println!("added {username} ({}) id {id}", role.as_str());
         }
+        Command::PhotoInfo { files } => {
+            let all_ok = tokio::task::spawn_blocking(move || tools::photo_info::run(&files, &mut std::io::stdout()))
+                .await
+                .context("photo-info task")??;
+            if !all_ok {
+                std::process::exit(1);
+            }
+        }
+        Command::ImportPhotos { dir, user, category, storage } => {
+            let config = storage.config();
+            let store = open_store(&config).await?;
+            let blobs = xuncha_server::blobs::FsBlobStore::open(&config.blobs)?;
+            let opts = tools::import_photos::ImportOptions { dir, username: user, category };
+            let summary = tools::import_photos::run(&*store, &blobs, &opts, &mut std::io::stdout()).await?;
+            if summary.failed > 0 {
+                std::process::exit(1);
+            }
+        }
         Command::RevokeTokens { db, user } => {
-            let store = open_store(&db.db).await?;
-            let n = admin::revoke_tokens(&store, &user).await?;
+            let store = open_store(&db.config(PathBuf::new())).await?;
+            let n = admin::revoke_tokens(&*store, &user).await?;
             println!("revoked {n} active sign-in(s) of {user}; their devices must sign in again");
         }
     }

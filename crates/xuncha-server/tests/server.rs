@@ -249,7 +249,10 @@ async fn photos_check_their_hash_and_scope() {
     assert_eq!(r.status(), StatusCode::CREATED);
     let r = http.put(&path).bearer_auth(&owner.token).body(bytes.clone()).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(http.head(&path).bearer_auth(&owner.token).send().await.unwrap().status(), StatusCode::OK);
+    let head = http.head(&path).bearer_auth(&owner.token).send().await.unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+    // The real length: a device compares it with its copy before it skips an upload.
+    assert_eq!(head.headers()[reqwest::header::CONTENT_LENGTH], bytes.len().to_string().as_str());
     let got = http.get(&path).bearer_auth(&owner.token).send().await.unwrap();
     assert_eq!(got.status(), StatusCode::OK);
     assert_eq!(got.bytes().await.unwrap().as_ref(), &bytes[..]);

@@ -53,17 +53,13 @@ pub async fn put_photo(
 }
 
 #[tracing::instrument(skip_all, fields(user = %auth.session.principal.user, photo = %hash))]
-pub async fn head_photo(
-    State(s): State<AppState>,
-    auth: Auth,
-    Path(hash): Path<String>,
-) -> Result<StatusCode, AppError> {
+pub async fn head_photo(State(s): State<AppState>, auth: Auth, Path(hash): Path<String>) -> Result<Response, AppError> {
     let _ = &auth;
     let hash = parse_hash(&hash)?;
-    if s.blobs.exists(hash).await? {
-        Ok(StatusCode::OK)
-    } else {
-        Err(AppError::NotFound)
+    // The real length, so a device can tell a complete copy from an interrupted one before skipping its upload.
+    match s.blobs.len(hash).await? {
+        Some(len) => Ok(([(header::CONTENT_LENGTH, len.to_string())], StatusCode::OK).into_response()),
+        None => Err(AppError::NotFound),
     }
 }
 

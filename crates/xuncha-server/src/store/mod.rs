@@ -1,8 +1,11 @@
 //! Server storage behind one trait, so a PostgreSQL backend can sit beside SQLite (Atuin's pattern).
 //!
-//! **Invariant:** nothing in this module names rusqlite; only `sqlite.rs` does. Every data method that
-//! reads or changes findings takes the authenticated [`Principal`], so scope is part of the signature and
-//! cannot be forgotten by a handler.
+//! Backends: [`SqliteStore`] (one file, the default) and [`PostgresStore`] (`--database-url postgres://…`);
+//! [`open`] picks one from the [`Config`]. Both pass the same story tests (`tests/conformance/`).
+//!
+//! **Invariant:** nothing in this module names rusqlite or tokio-postgres; only `sqlite.rs` and `postgres.rs`
+//! do. Every data method that reads or changes findings takes the authenticated [`Principal`], so scope is
+//! part of the signature and cannot be forgotten by a handler.
 //!
 //! The decisions (is this op allowed, what is the new state) are pure and live in [`crate::apply`];
 //! a backend only loads the current state, calls them, and writes the result in one transaction.
@@ -13,8 +16,23 @@ use uuid::Uuid;
 use xuncha_domain::{DeviceId, DistrictId, PhotoHash, Principal, Role, SubDistrictId, TeamId, UserId};
 use xuncha_proto::{OpResult, Operation, PullResponse, UserProfile};
 
+pub mod postgres;
 pub mod sqlite;
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+
+use crate::apply::Rules;
+use crate::config::Config;
+use std::sync::Arc;
+
+/// Opens (creating and migrating) the database the config names: PostgreSQL when it has a database URL,
+/// else the SQLite file.
+pub async fn open(config: &Config, rules: Arc<Rules>) -> Result<Arc<dyn ServerStore>, StoreError> {
+    Ok(match &config.database_url {
+        Some(url) => Arc::new(PostgresStore::open(url, rules).await?),
+        None => Arc::new(SqliteStore::open(&config.db, rules).await?),
+    })
+}
 
 /// SHA-256 of a bearer token; the only form in which tokens are stored.
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,725 @@
+//! The PostgreSQL backend: a small pool of `tokio-postgres` connections (deadpool), no TLS, embedded
+//! migrations in a versioned `schema_migrations` table. Several server processes may share one database.
+//!
+//! **Why a counter row and not a SEQUENCE for `server_seq`:** a sequence hands out numbers at `nextval`,
+//! but transactions commit in any order: writer A takes 5, writer B takes 6 and commits first, a pull
+//! then returns 6 and moves the device's cursor past 5, which commits a moment later and is never pulled.
+//! Here every change takes its number with `UPDATE change_counter SET last_seq = last_seq + 1 RETURNING
+//! last_seq` inside its transaction. The row lock is held until commit, so the next writer gets its number
+//! only after the previous one is committed (and visible): numbers become visible in order, and a
+//! snapshot that sees seq N sees every seq below it. The cost: changes to findings commit one at a time
+//! (from taking the number to commit: a few inserts and the commit's WAL flush), across all processes.
+//!
+//! **Idempotency:** a push first claims its op id (and device slot) by inserting the `applied_ops` row;
+//! a concurrent duplicate waits on that unique key and then reads the stored answer. The finding is
+//! locked (`FOR UPDATE`) before deciding, so two edits of one finding are decided one after the other.
+//!
+//! Lock order in a push is always: op row → finding row → counter row, so pushes cannot deadlock.
+
+use super::{
+    Credentials, NewDistrict, NewSubDistrict, NewUser, PhotoRecorded, ServerStore, Session, StoreError, Team, TokenHash,
+};
+use crate::apply::{self, Current, Decision, Rules};
+use crate::config::DatabaseUrl;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{NoTls, Row, Transaction};
+use uuid::Uuid;
+use xuncha_domain::finding::FindingFields;
+use xuncha_domain::{
+    DeviceId, DistrictId, Finding, FindingId, HistoryEntry, PhotoHash, Principal, Role, Status, SubDistrictId, TeamId,
+    UserId,
+};
+use xuncha_proto::{DistrictRef, FindingRecord, OpOutcome, OpResult, Operation, PullResponse, TeamRef, UserProfile};
+
+/// Connections per server process. The concurrency test uses 8 writers and a reader at once.
+const POOL_SIZE: usize = 16;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a request waits for a free connection before failing (as a 5xx: the device retries later).
+const POOL_WAIT: Duration = Duration::from_secs(30);
+/// Any constant shared by every Xuncha process: serialises migrations when two servers start at once.
+const MIGRATION_LOCK: i64 = 0x5855_4e43_4841; // "XUNCHA"
+
+/// One step of the schema history.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    pub version: i32,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+static MIGRATIONS: &[Migration] =
+    &[Migration { version: 1, name: "initial", sql: include_str!("../../migrations/postgres/0001_initial.sql") }];
+
+/// The schema history. Append new steps; never edit a released one.
+pub fn migrations() -> &'static [Migration] {
+    MIGRATIONS
+}
+
+/// Brings the database up to the last of `steps`, in one transaction under an advisory lock (so two
+/// servers starting together migrate once, and a failing step leaves nothing behind). Returns how many
+/// steps ran. A database newer than `steps` is refused rather than used.
+pub async fn run_migrations(client: &mut tokio_postgres::Client, steps: &[Migration]) -> Result<usize, StoreError> {
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
+    // Not the "already exists, skipping" NOTICE on every start.
+    tx.batch_execute("SET LOCAL client_min_messages = warning").await?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version    integer PRIMARY KEY,
+             name       text NOT NULL,
+             applied_at timestamptz NOT NULL DEFAULT now()
+         )",
+    )
+    .await?;
+    let current: i32 =
+        tx.query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[]).await?.try_get(0)?;
+    let latest = steps.last().map_or(0, |m| m.version);
+    if current > latest {
+        return Err(StoreError::Backend(format!(
+            "the database schema is version {current}, newer than this server knows ({latest}); use a newer server"
+        )));
+    }
+    let mut ran = 0;
+    for m in steps.iter().filter(|m| m.version > current) {
+        tx.batch_execute(m.sql).await.map_err(|e| {
+            StoreError::Backend(format!("migration {} ({}) failed: {}", m.version, m.name, db_text(&e)))
+        })?;
+        tx.execute("INSERT INTO schema_migrations(version, name) VALUES ($1, $2)", &[&m.version, &m.name]).await?;
+        ran += 1;
+    }
+    tx.commit().await?;
+    Ok(ran)
+}
+
+/// The driver's message, with the server's detail when there is one.
+fn db_text(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.code().code(), db.message()),
+        // "error connecting to server" alone does not say why: add the cause (an I/O error, never the URL).
+        None => match std::error::Error::source(e) {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        },
+    }
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        StoreError::Backend(db_text(&e))
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        match e {
+            deadpool_postgres::PoolError::Backend(e) => e.into(),
+            other => StoreError::Backend(format!("connection pool: {other}")),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: Pool,
+    rules: Arc<Rules>,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore").field("pool", &self.pool.status()).finish_non_exhaustive()
+    }
+}
+
+impl PostgresStore {
+    /// Connects, migrates, and makes the server id and the rules' districts on first use.
+    #[tracing::instrument(skip_all)]
+    pub async fn open(url: &DatabaseUrl, rules: Arc<Rules>) -> Result<Self, StoreError> {
+        let mut pg: tokio_postgres::Config = url
+            .expose()
+            .parse()
+            .map_err(|e: tokio_postgres::Error| StoreError::Backend(format!("bad database URL {url}: {e}")))?;
+        if pg.get_connect_timeout().is_none() {
+            pg.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if pg.get_application_name().is_none() {
+            pg.application_name("xuncha-server");
+        }
+        let manager = Manager::from_config(pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(POOL_WAIT))
+            .build()
+            .map_err(|e| StoreError::Backend(format!("connection pool: {e}")))?;
+        let store = Self { pool, rules };
+        let mut client = store.client().await?;
+        let ran = run_migrations(&mut client, migrations()).await?;
+        if ran > 0 {
+            tracing::info!(steps = ran, "migrated the PostgreSQL schema");
+        }
+        let tx = client.transaction().await?;
+        // The server id is made once, on first open, and never changes afterwards.
+        tx.execute(
+            "INSERT INTO meta(key, value) VALUES ('server_id', $1) ON CONFLICT (key) DO NOTHING",
+            &[&Uuid::now_v7().to_string()],
+        )
+        .await?;
+        // The boundaries in force are the rules' (see the SQLite backend): mirrored so findings can
+        // reference them by foreign key.
+        for d in &store.rules.boundaries.districts {
+            tx.execute(
+                "INSERT INTO districts(id, code, zh, en) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                &[&d.id.0, &d.code, &d.zh, &d.en],
+            )
+            .await?;
+        }
+        for sd in &store.rules.boundaries.sub_districts {
+            tx.execute(
+                "INSERT INTO sub_districts(id, district_id, code, zh, en) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT DO NOTHING",
+                &[&sd.id.0, &sd.district.0, &sd.code, &sd.zh, &sd.en],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(store)
+    }
+
+    async fn client(&self) -> Result<Object, StoreError> {
+        Ok(self.pool.get().await?)
+    }
+}
+
+fn to_i64(v: u64, what: &str) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} {v} is out of range")))
+}
+
+fn to_u64(v: i64, what: &str) -> Result<u64, StoreError> {
+    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} {v} is negative")))
+}
+
+fn parse_role(s: &str) -> Result<Role, StoreError> {
+    Role::parse(s).ok_or_else(|| StoreError::Corrupt(format!("role {s:?}")))
+}
+
+fn parse_status(s: &str) -> Result<Status, StoreError> {
+    Status::parse(s).ok_or_else(|| StoreError::Corrupt(format!("status {s:?}")))
+}
+
+/// PostgreSQL text cannot hold NUL. A name with one cannot be stored, so it cannot match anything either.
+fn has_nul(s: &str) -> bool {
+    s.contains('\0')
+}
+
+/// Maps a unique violation to `AlreadyExists(what)`; everything else stays a backend error.
+fn unique(what: String) -> impl FnOnce(tokio_postgres::Error) -> StoreError {
+    move |e| match e.code() {
+        Some(c) if *c == SqlState::UNIQUE_VIOLATION => StoreError::AlreadyExists(what),
+        _ => e.into(),
+    }
+}
+
+/// The principal of a user row: the district of an inspector or leader is their team's.
+const PRINCIPAL_SELECT: &str = "SELECT u.id, u.role, u.team_id, COALESCE(t.district_id, u.district_id)
+     FROM users u LEFT JOIN teams t ON t.id = u.team_id";
+
+fn principal_from(r: &Row) -> Result<Principal, StoreError> {
+    Ok(Principal {
+        user: UserId(r.try_get(0)?),
+        role: parse_role(r.try_get(1)?)?,
+        team: r.try_get::<_, Option<Uuid>>(2)?.map(TeamId),
+        district: r.try_get::<_, Option<Uuid>>(3)?.map(DistrictId),
+    })
+}
+
+/// The stored finding, locked until the end of the transaction.
+async fn load_current(tx: &Transaction<'_>, id: FindingId) -> Result<Option<Current>, StoreError> {
+    let Some(r) = tx
+        .query_opt(
+            "SELECT author_id, team_id, district_id, sub_district_id, status, fields_json, version
+             FROM findings WHERE id = $1 FOR UPDATE",
+            &[&id.0],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let fields: FindingFields = serde_json::from_str(r.try_get(5)?)?;
+    let finding = Finding {
+        id,
+        author: UserId(r.try_get(0)?),
+        team: TeamId(r.try_get(1)?),
+        fields,
+        status: parse_status(r.try_get(4)?)?,
+    };
+    Ok(Some(Current {
+        finding,
+        version: to_u64(r.try_get(6)?, "version")?,
+        district: r.try_get::<_, Option<Uuid>>(2)?.map(DistrictId),
+        sub_district: r.try_get::<_, Option<Uuid>>(3)?.map(SubDistrictId),
+    }))
+}
+
+/// Applies one op in its own transaction; see the module comment for the locking.
+async fn push_one(
+    client: &mut Object,
+    rules: &Rules,
+    principal: &Principal,
+    device: DeviceId,
+    op: &Operation,
+    now: DateTime<Utc>,
+) -> Result<OpOutcome, StoreError> {
+    let tx = client.transaction().await?;
+    let device_seq = to_i64(op.device_seq, "device_seq")?;
+    // Claim the op id and the (device, seq) slot. A concurrent push of the same op waits here until the
+    // first commits, then finds the row.
+    let claimed = tx
+        .execute(
+            "INSERT INTO applied_ops(op_id, device_id, device_seq, user_id, finding_id, applied_at)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            &[&op.op_id.0, &device.0, &device_seq, &principal.user.0, &op.finding_id.0, &now],
+        )
+        .await?
+        == 1;
+    if !claimed {
+        let seen =
+            tx.query_opt("SELECT user_id, result_json FROM applied_ops WHERE op_id = $1", &[&op.op_id.0]).await?;
+        tx.rollback().await?;
+        let Some(row) = seen else {
+            // Not recorded: the (device, seq) slot belongs to another op.
+            return Ok(OpOutcome::Rejected { error: apply::messages::sequence_reused() });
+        };
+        if UserId(row.try_get(0)?) != principal.user {
+            return Ok(OpOutcome::Rejected { error: apply::messages::op_id_reused() });
+        }
+        let result: Option<&str> = row.try_get(1)?;
+        let result = result.ok_or_else(|| StoreError::Corrupt(format!("op {} has no stored result", op.op_id)))?;
+        return Ok(match serde_json::from_str::<OpOutcome>(result)? {
+            OpOutcome::Applied { version, .. } => OpOutcome::Applied { version, replayed: true },
+            rejected => rejected,
+        });
+    }
+
+    let current = load_current(&tx, op.finding_id).await?;
+    let outcome = match apply::decide(rules, principal, current.as_ref(), op, now) {
+        Decision::Insert(c) => {
+            if write_change(&tx, &c, true, now).await? {
+                OpOutcome::Applied { version: c.version, replayed: false }
+            } else {
+                // Another op created this id between our read and our insert: the same answer a
+                // serial order would have given.
+                OpOutcome::Rejected { error: apply::messages::finding_exists() }
+            }
+        }
+        Decision::Update(c) => {
+            write_change(&tx, &c, false, now).await?;
+            OpOutcome::Applied { version: c.version, replayed: false }
+        }
+        Decision::Reject(error) => OpOutcome::Rejected { error },
+    };
+    tx.execute(
+        "UPDATE applied_ops SET result_json = $2 WHERE op_id = $1",
+        &[&op.op_id.0, &serde_json::to_string(&outcome)?],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// Writes a decided change with the next `server_seq`. Returns false (writing nothing) when an insert
+/// finds the id taken.
+async fn write_change(
+    tx: &Transaction<'_>,
+    c: &apply::Change,
+    insert: bool,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    // The row lock taken here is held until commit: see the module comment.
+    let seq: i64 =
+        tx.query_one("UPDATE change_counter SET last_seq = last_seq + 1 RETURNING last_seq", &[]).await?.try_get(0)?;
+    let f = &c.finding;
+    let fields = serde_json::to_string(&f.fields)?;
+    let district = c.district.map(|d| d.0);
+    let sub_district = c.sub_district.map(|d| d.0);
+    let version = to_i64(c.version, "version")?;
+    if insert {
+        let n = tx
+            .execute(
+                "INSERT INTO findings(id, author_id, team_id, district_id, sub_district_id, status, fields_json,
+                                      version, server_seq, received_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+                 ON CONFLICT (id) DO NOTHING",
+                &[
+                    &f.id.0,
+                    &f.author.0,
+                    &f.team.0,
+                    &district,
+                    &sub_district,
+                    &f.status.as_str(),
+                    &fields,
+                    &version,
+                    &seq,
+                    &now,
+                ],
+            )
+            .await?;
+        if n == 0 {
+            return Ok(false);
+        }
+    } else {
+        let n = tx
+            .execute(
+                "UPDATE findings SET district_id = $2, sub_district_id = $3, status = $4, fields_json = $5,
+                                     version = $6, server_seq = $7, updated_at = $8
+                 WHERE id = $1 AND version + 1 = $6",
+                &[&f.id.0, &district, &sub_district, &f.status.as_str(), &fields, &version, &seq, &now],
+            )
+            .await?;
+        if n != 1 {
+            // Cannot happen while the row is locked; refuse rather than write over a newer version.
+            return Err(StoreError::Backend(format!("finding {} changed during the transaction", f.id)));
+        }
+    }
+    tx.execute(
+        "INSERT INTO finding_history(finding_id, n, entry_json)
+         VALUES ($1, (SELECT COALESCE(MAX(n), 0) + 1 FROM finding_history WHERE finding_id = $1), $2)",
+        &[&f.id.0, &serde_json::to_string(&c.history)?],
+    )
+    .await?;
+    tx.execute("DELETE FROM finding_photos WHERE finding_id = $1", &[&f.id.0]).await?;
+    let photos: Vec<String> = f.fields.photos.iter().map(PhotoHash::to_hex).collect();
+    tx.execute("INSERT INTO finding_photos(finding_id, hash) SELECT $1, unnest($2::text[])", &[&f.id.0, &photos])
+        .await?;
+    Ok(true)
+}
+
+/// The part of a WHERE clause that limits findings (alias `f`) to what `p` may see, with its parameters
+/// from `$first` on. It mirrors `Principal::can_see` exactly; the conformance stories compare the two.
+fn scope_sql(p: &Principal, first: usize) -> (String, Vec<Option<Uuid>>) {
+    match p.role {
+        Role::Admin => ("TRUE".into(), vec![]),
+        // A NULL team compares as unknown, so a teamless inspector sees only their own.
+        Role::Inspector | Role::TeamLeader => (
+            format!("(f.author_id = ${} OR f.team_id = ${})", first, first + 1),
+            vec![Some(p.user.0), p.team.map(|t| t.0)],
+        ),
+        Role::DistrictOffice => (format!("f.district_id = ${first}"), vec![p.district.map(|d| d.0)]),
+    }
+}
+
+/// One page in a single statement, so the findings and their histories come from one snapshot.
+async fn pull_page(client: &Object, p: &Principal, cursor: u64, limit: u32) -> Result<PullResponse, StoreError> {
+    let (scope, scope_params) = scope_sql(p, 3);
+    let sql = format!(
+        "SELECT f.id, f.author_id, f.team_id, f.district_id, f.sub_district_id, f.status, f.fields_json, f.version,
+                f.server_seq, f.received_at, f.updated_at, u.display_name, t.name,
+                ARRAY(SELECT h.entry_json FROM finding_history h WHERE h.finding_id = f.id ORDER BY h.n)
+         FROM findings f JOIN users u ON u.id = f.author_id JOIN teams t ON t.id = f.team_id
+         WHERE f.server_seq > $1 AND {scope}
+         ORDER BY f.server_seq
+         LIMIT $2"
+    );
+    let cursor_i = to_i64(cursor, "cursor")?;
+    // One more than asked tells whether another page follows.
+    let fetch = i64::from(limit) + 1;
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&cursor_i, &fetch];
+    params.extend(scope_params.iter().map(|v| v as &(dyn ToSql + Sync)));
+    let rows = client.query(&sql, &params).await?;
+    let has_more = rows.len() > limit as usize;
+    let mut changes = Vec::with_capacity(rows.len().min(limit as usize));
+    for r in rows.iter().take(limit as usize) {
+        let history = r
+            .try_get::<_, Vec<String>>(13)?
+            .iter()
+            .map(|j| Ok(serde_json::from_str::<HistoryEntry>(j)?))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        changes.push(FindingRecord {
+            finding: Finding {
+                id: FindingId(r.try_get(0)?),
+                author: UserId(r.try_get(1)?),
+                team: TeamId(r.try_get(2)?),
+                fields: serde_json::from_str(r.try_get(6)?)?,
+                status: parse_status(r.try_get(5)?)?,
+            },
+            version: to_u64(r.try_get(7)?, "version")?,
+            server_seq: to_u64(r.try_get(8)?, "server_seq")?,
+            received_at: r.try_get(9)?,
+            updated_at: r.try_get(10)?,
+            author_name: r.try_get(11)?,
+            team_name: r.try_get(12)?,
+            district: r.try_get::<_, Option<Uuid>>(3)?.map(DistrictId),
+            sub_district: r.try_get::<_, Option<Uuid>>(4)?.map(SubDistrictId),
+            history,
+        });
+    }
+    let cursor = changes.last().map_or(cursor, |c| c.server_seq);
+    Ok(PullResponse { changes, cursor, has_more })
+}
+
+#[async_trait]
+impl ServerStore for PostgresStore {
+    async fn server_id(&self) -> Result<Uuid, StoreError> {
+        let c = self.client().await?;
+        let s: String = c.query_one("SELECT value FROM meta WHERE key = 'server_id'", &[]).await?.try_get(0)?;
+        s.parse().map_err(|_| StoreError::Corrupt(format!("server id {s:?}")))
+    }
+
+    async fn credentials(&self, username: &str) -> Result<Option<Credentials>, StoreError> {
+        if has_nul(username) {
+            return Ok(None);
+        }
+        let c = self.client().await?;
+        let row =
+            c.query_opt("SELECT id, password_hash FROM users WHERE lower(username) = lower($1)", &[&username]).await?;
+        row.map(|r| Ok(Credentials { user: UserId(r.try_get(0)?), password_hash: r.try_get(1)? })).transpose()
+    }
+
+    async fn insert_token(
+        &self,
+        user: UserId,
+        device: DeviceId,
+        device_name: &str,
+        token: TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let device_name: String = device_name.chars().filter(|c| *c != '\0').take(100).collect();
+        let c = self.client().await?;
+        c.execute(
+            "INSERT INTO tokens(token_hash, user_id, device_id, device_name, created_at) VALUES ($1, $2, $3, $4, $5)",
+            &[&&token.0[..], &user.0, &device.0, &device_name, &now],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn session(&self, token: TokenHash) -> Result<Option<Session>, StoreError> {
+        let c = self.client().await?;
+        let sql = format!(
+            "{PRINCIPAL_SELECT} JOIN tokens k ON k.user_id = u.id WHERE k.token_hash = $1 AND k.revoked_at IS NULL"
+        );
+        // The device id is read in the same statement as the principal (one snapshot).
+        let sql = sql.replacen("SELECT ", "SELECT k.device_id, ", 1);
+        let Some(r) = c.query_opt(&sql, &[&&token.0[..]]).await? else { return Ok(None) };
+        let device = DeviceId(r.try_get(0)?);
+        let principal = Principal {
+            user: UserId(r.try_get(1)?),
+            role: parse_role(r.try_get(2)?)?,
+            team: r.try_get::<_, Option<Uuid>>(3)?.map(TeamId),
+            district: r.try_get::<_, Option<Uuid>>(4)?.map(DistrictId),
+        };
+        Ok(Some(Session { principal, device }))
+    }
+
+    async fn revoke_token(&self, token: TokenHash, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let c = self.client().await?;
+        c.execute(
+            "UPDATE tokens SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL",
+            &[&&token.0[..], &now],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn revoke_user_tokens(&self, username: &str, now: DateTime<Utc>) -> Result<Option<usize>, StoreError> {
+        if has_nul(username) {
+            return Ok(None);
+        }
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        let Some(user) = tx.query_opt("SELECT id FROM users WHERE lower(username) = lower($1)", &[&username]).await?
+        else {
+            return Ok(None);
+        };
+        let user: Uuid = user.try_get(0)?;
+        let n = tx
+            .execute("UPDATE tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL", &[&user, &now])
+            .await?;
+        tx.commit().await?;
+        Ok(Some(n as usize))
+    }
+
+    async fn profile(&self, principal: &Principal) -> Result<UserProfile, StoreError> {
+        let p = principal.clone();
+        let c = self.client().await?;
+        let r = c
+            .query_opt(
+                "SELECT u.username, u.display_name, t.id, t.name, d.zh, d.en
+                 FROM users u LEFT JOIN teams t ON t.id = u.team_id LEFT JOIN districts d ON d.id = $2
+                 WHERE u.id = $1",
+                &[&p.user.0, &p.district.map(|d| d.0)],
+            )
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("user {}", p.user)))?;
+        let team = match (r.try_get::<_, Option<Uuid>>(2)?, r.try_get::<_, Option<String>>(3)?) {
+            (Some(id), Some(name)) => Some(TeamRef { id: TeamId(id), name }),
+            _ => None,
+        };
+        let district = match (p.district, r.try_get::<_, Option<String>>(4)?, r.try_get::<_, Option<String>>(5)?) {
+            (Some(id), Some(zh), Some(en)) => Some(DistrictRef { id, zh, en }),
+            _ => None,
+        };
+        Ok(UserProfile {
+            id: p.user,
+            username: r.try_get(0)?,
+            display_name: r.try_get(1)?,
+            role: p.role,
+            team,
+            district,
+        })
+    }
+
+    async fn user_count(&self) -> Result<u64, StoreError> {
+        let c = self.client().await?;
+        to_u64(c.query_one("SELECT COUNT(*) FROM users", &[]).await?.try_get(0)?, "count")
+    }
+
+    async fn add_district(&self, d: NewDistrict) -> Result<(), StoreError> {
+        let c = self.client().await?;
+        c.execute("INSERT INTO districts(id, code, zh, en) VALUES ($1, $2, $3, $4)", &[&d.id.0, &d.code, &d.zh, &d.en])
+            .await
+            .map_err(unique(format!("district {}", d.code)))?;
+        Ok(())
+    }
+
+    async fn add_sub_district(&self, s: NewSubDistrict) -> Result<(), StoreError> {
+        let c = self.client().await?;
+        c.execute(
+            "INSERT INTO sub_districts(id, district_id, code, zh, en) VALUES ($1, $2, $3, $4, $5)",
+            &[&s.id.0, &s.district.0, &s.code, &s.zh, &s.en],
+        )
+        .await
+        .map_err(unique(format!("sub-district {}", s.code)))?;
+        Ok(())
+    }
+
+    async fn add_team(&self, t: Team) -> Result<(), StoreError> {
+        let c = self.client().await?;
+        c.execute(
+            "INSERT INTO teams(id, name, district_id, sub_district_id) VALUES ($1, $2, $3, $4)",
+            &[&t.id.0, &t.name, &t.district.0, &t.sub_district.map(|s| s.0)],
+        )
+        .await
+        .map_err(unique(format!("team {}", t.name)))?;
+        Ok(())
+    }
+
+    async fn team_by_name(&self, name: &str) -> Result<Option<Team>, StoreError> {
+        if has_nul(name) {
+            return Ok(None);
+        }
+        let c = self.client().await?;
+        let row = c.query_opt("SELECT id, district_id, sub_district_id FROM teams WHERE name = $1", &[&name]).await?;
+        row.map(|r| {
+            Ok(Team {
+                id: TeamId(r.try_get(0)?),
+                name: name.to_string(),
+                district: DistrictId(r.try_get(1)?),
+                sub_district: r.try_get::<_, Option<Uuid>>(2)?.map(SubDistrictId),
+            })
+        })
+        .transpose()
+    }
+
+    async fn district_by_code(&self, code: &str) -> Result<Option<DistrictId>, StoreError> {
+        if has_nul(code) {
+            return Ok(None);
+        }
+        let c = self.client().await?;
+        let row = c.query_opt("SELECT id FROM districts WHERE code = $1", &[&code]).await?;
+        row.map(|r| Ok(DistrictId(r.try_get(0)?))).transpose()
+    }
+
+    async fn add_user(&self, u: NewUser, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let c = self.client().await?;
+        c.execute(
+            "INSERT INTO users(id, username, display_name, role, team_id, district_id, password_hash, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[
+                &u.id.0,
+                &u.username,
+                &u.display_name,
+                &u.role.as_str(),
+                &u.team.map(|t| t.0),
+                &u.district.map(|d| d.0),
+                &u.password_hash,
+                &now,
+            ],
+        )
+        .await
+        .map_err(unique(format!("user {}", u.username)))?;
+        Ok(())
+    }
+
+    async fn principal_of(&self, user: UserId) -> Result<Option<Principal>, StoreError> {
+        let c = self.client().await?;
+        let sql = format!("{PRINCIPAL_SELECT} WHERE u.id = $1");
+        c.query_opt(&sql, &[&user.0]).await?.as_ref().map(principal_from).transpose()
+    }
+
+    async fn push(
+        &self,
+        principal: &Principal,
+        device: DeviceId,
+        ops: Vec<Operation>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OpResult>, StoreError> {
+        let mut c = self.client().await?;
+        let mut results = Vec::with_capacity(ops.len());
+        for op in &ops {
+            let outcome = push_one(&mut c, &self.rules, principal, device, op, now).await?;
+            results.push(OpResult { op_id: op.op_id, outcome });
+        }
+        Ok(results)
+    }
+
+    async fn pull(&self, principal: &Principal, cursor: u64, limit: u32) -> Result<PullResponse, StoreError> {
+        let c = self.client().await?;
+        pull_page(&c, principal, cursor, limit.max(1)).await
+    }
+
+    async fn record_photo_upload(
+        &self,
+        principal: &Principal,
+        hash: PhotoHash,
+        size: u64,
+        now: DateTime<Utc>,
+    ) -> Result<PhotoRecorded, StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        let hex = hash.to_hex();
+        let new = tx
+            .execute(
+                "INSERT INTO photos(hash, size, received_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                &[&hex, &to_i64(size, "size")?, &now],
+            )
+            .await?
+            == 1;
+        tx.execute(
+            "INSERT INTO photo_uploads(hash, user_id, uploaded_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            &[&hex, &principal.user.0, &now],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(if new { PhotoRecorded::New } else { PhotoRecorded::Known })
+    }
+
+    async fn photo_visible(&self, principal: &Principal, hash: PhotoHash) -> Result<bool, StoreError> {
+        let (scope, scope_params) = scope_sql(principal, 3);
+        let sql = format!(
+            "SELECT EXISTS(SELECT 1 FROM photo_uploads WHERE hash = $1 AND user_id = $2)
+                 OR EXISTS(SELECT 1 FROM finding_photos fp JOIN findings f ON f.id = fp.finding_id
+                           WHERE fp.hash = $1 AND {scope})"
+        );
+        let hex = hash.to_hex();
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&hex, &principal.user.0];
+        params.extend(scope_params.iter().map(|v| v as &(dyn ToSql + Sync)));
+        let c = self.client().await?;
+        Ok(c.query_one(&sql, &params).await?.try_get(0)?)
+    }
+}
