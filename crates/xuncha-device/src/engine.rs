@@ -12,6 +12,7 @@ use crate::sync::client::{self, Client};
 use crate::views::*;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::sync::{watch, Notify};
 use xuncha_domain::{
     Action, Boundaries, DeviceId, Finding, FindingDraft, FindingId, HistoryKind, PhotoHash, Taxonomy, TeamId,
@@ -124,9 +125,29 @@ fn id_arg(s: &str) -> Result<FindingId> {
     Ok(s.parse()?)
 }
 
+/// How an engine talks to the server. `Default` is what the app uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineOptions {
+    /// Longest wait for a TCP connection to the server.
+    pub connect_timeout: Duration,
+    /// Longest wait for a whole request (sending, server work, answer).
+    pub request_timeout: Duration,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self { connect_timeout: client::CONNECT_TIMEOUT, request_timeout: client::REQUEST_TIMEOUT }
+    }
+}
+
 impl Engine {
-    /// Opens (or creates) the store in `data_dir`.
+    /// Opens (or creates) the store in `data_dir`, with the default [`EngineOptions`].
     pub fn open(data_dir: &Path) -> Result<Engine> {
+        Self::open_with(data_dir, EngineOptions::default())
+    }
+
+    /// Opens (or creates) the store in `data_dir` with explicit options (tests use short timeouts).
+    pub fn open_with(data_dir: &Path, options: EngineOptions) -> Result<Engine> {
         let store = Store::open(data_dir)?;
         let device_id = meta::ensure_device_id(store.conn())?;
         let boundaries = Boundaries::from_json(xuncha_domain::boundaries::DEMO_BOUNDARIES_JSON)
@@ -137,7 +158,7 @@ impl Engine {
             data_dir: data_dir.to_path_buf(),
             store: Mutex::new(store),
             files: PhotoFiles::new(data_dir),
-            http: client::http_client()?,
+            http: client::http_client_with(options.connect_timeout, options.request_timeout)?,
             taxonomy: Taxonomy::builtin(),
             boundaries,
             device_id,

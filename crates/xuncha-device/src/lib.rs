@@ -14,6 +14,6 @@ pub mod store;
 pub mod sync;
 pub mod views;
 
-pub use engine::Engine;
+pub use engine::{Engine, EngineOptions};
 pub use error::DeviceError;
 pub use views::*;

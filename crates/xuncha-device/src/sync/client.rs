@@ -16,11 +16,16 @@ use xuncha_proto::{
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The shared HTTP client (connection pool) of an engine.
+/// The shared HTTP client (connection pool) of an engine, with the default timeouts.
 pub fn http_client() -> Result<reqwest::Client> {
+    http_client_with(CONNECT_TIMEOUT, REQUEST_TIMEOUT)
+}
+
+/// The shared HTTP client with explicit timeouts (`request` bounds a whole call, body included).
+pub fn http_client_with(connect: Duration, request: Duration) -> Result<reqwest::Client> {
     reqwest::Client::builder()
-        .connect_timeout(CONNECT_TIMEOUT)
-        .timeout(REQUEST_TIMEOUT)
+        .connect_timeout(connect)
+        .timeout(request)
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("xuncha-device/", env!("CARGO_PKG_VERSION")))
         .build()
@@ -126,7 +131,10 @@ impl Client {
                     .headers()
                     .get(reqwest::header::CONTENT_LENGTH)
                     .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-                Ok(len.is_none_or(|l| l == size))
+                // The Xuncha server answers HEAD with an empty body (Content-Length: 0), not the photo's
+                // length: 0 says nothing about the size. Reading it as "different size" made the device
+                // upload again every photo the server already had (found by xuncha-sim kill_device).
+                Ok(len.is_none_or(|l| l == size || l == 0))
             }
             StatusCode::NOT_FOUND => Ok(false),
             _ => Err(error_from(status, &[], true)),

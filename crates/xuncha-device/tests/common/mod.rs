@@ -68,6 +68,12 @@ pub struct FakeState {
     /// Ops whose description contains this are refused.
     pub reject_marker: String,
     pub requests: Vec<String>,
+    /// A push with more ops than this is answered 413 (batch too large).
+    pub max_push_ops: Option<usize>,
+    /// Op counts of the pushes that were answered 413.
+    pub refused_push_sizes: Vec<usize>,
+    /// Answer HEAD on a photo as the real server does: 200 with `Content-Length: 0`.
+    pub head_length_zero: bool,
 }
 
 pub struct Fake {
@@ -99,6 +105,9 @@ impl Fake {
             changes: Vec::new(),
             reject_marker: "REJECT-ME".into(),
             requests: Vec::new(),
+            max_push_ops: None,
+            refused_push_sizes: Vec::new(),
+            head_length_zero: false,
         }));
         let st = state.clone();
         let task = tokio::spawn(async move {
@@ -213,6 +222,10 @@ fn respond(st: &Arc<Mutex<FakeState>>, method: &str, path: &str, head: &str, bod
     }
     if route == paths::PUSH {
         let req: PushRequest = serde_json::from_slice(body).unwrap();
+        if s.max_push_ops.is_some_and(|m| req.ops.len() > m) {
+            s.refused_push_sizes.push(req.ops.len());
+            return api_error("413 Payload Too Large", "request.too_large");
+        }
         let mut results = Vec::new();
         for op in req.ops {
             let fields = match &op.body {
@@ -240,6 +253,9 @@ fn respond(st: &Arc<Mutex<FakeState>>, method: &str, path: &str, head: &str, bod
     }
     if let Some(hash) = route.strip_prefix(&format!("{}/", paths::PHOTOS)) {
         return match method {
+            "HEAD" if s.head_length_zero && s.photos.contains_key(hash) => {
+                ("200 OK".into(), "application/octet-stream".into(), Vec::new())
+            }
             "HEAD" | "GET" => match s.photos.get(hash) {
                 Some(b) => ("200 OK".into(), "image/jpeg".into(), b.clone()),
                 None => ("404 Not Found".into(), "application/json".into(), Vec::new()),
