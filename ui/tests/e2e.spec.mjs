@@ -2,6 +2,7 @@
 // backend in tests/fake-backend.js. Fails on any console error, page error or CSP violation.
 // Screenshots: ../target/ui-screenshots/. Run: npm run test:e2e (builds first).
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { dirname, extname, join, normalize, resolve } from 'node:path';
@@ -53,9 +54,10 @@ const browser = await chromium.launch({
 
 const problems = [];
 let step = 'start';
-async function newPage(viewport, { role = 'inspector', geo = true } = {}) {
+async function newPage(viewport, { role = 'inspector', geo = true, touch = false } = {}) {
   const ctx = await browser.newContext({
     viewport,
+    hasTouch: touch,
     deviceScaleFactor: 1,
     locale: 'zh-CN',
     timezoneId: 'Asia/Shanghai',
@@ -91,11 +93,60 @@ async function login(page, { password = 'secret' } = {}) {
   await tid(page, 'login-submit').click();
 }
 
+// --- photo annotation helpers -----------------------------------------------------------------
+const sha256 = (buf) => createHash('sha256').update(buf).digest('hex');
+/** A command of the (fake) backend, called from the page. */
+const invoke = (page, cmd, args) => page.evaluate(([c, a]) => window.__TAURI_INTERNALS__.invoke(c, a), [cmd, args]);
+/** A stored photo: SHA-256 of its bytes, its size, and the RGB at some image points. */
+const photoFacts = (page, hash, points = []) =>
+  page.evaluate(
+    async ([h, pts]) => {
+      const buf = await window.__TAURI_INTERNALS__.invoke('photo', { hash: h, size: 'full' });
+      const sha = Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', buf)), (b) => b.toString(16).padStart(2, '0')).join('');
+      const bmp = await createImageBitmap(new Blob([buf], { type: 'image/jpeg' }));
+      const c = new OffscreenCanvas(bmp.width, bmp.height);
+      const g = c.getContext('2d', { willReadFrequently: true });
+      g.drawImage(bmp, 0, 0);
+      const rgb = pts.map(([x, y]) => Array.from(g.getImageData(Math.round(x), Math.round(y), 1, 1).data.slice(0, 3)));
+      return { sha, width: bmp.width, height: bmp.height, rgb };
+    },
+    [hash, points],
+  );
+/** Where the editor shows the photo: image px ↔ page px (the same contain-fit as lib/annotate.ts). */
+async function editorFit(page, imgW, imgH) {
+  await page.waitForSelector('[data-testid="annotate-canvas"][data-ready="true"]');
+  const b = await tid(page, 'annotate-canvas').boundingBox();
+  const scale = Math.min(b.width / imgW, b.height / imgH);
+  const ox = b.x + (b.width - imgW * scale) / 2;
+  const oy = b.y + (b.height - imgH * scale) / 2;
+  return { scale, toPage: ([x, y]) => ({ x: ox + x * scale, y: oy + y * scale }) };
+}
+async function mouseDrag(page, a, b, steps = 8) {
+  await page.mouse.move(a.x, a.y);
+  await page.mouse.down();
+  await page.mouse.move(b.x, b.y, { steps });
+  await page.mouse.up();
+}
+/** A finger drag: real touch events, which the browser turns into pointer events of type "touch". */
+async function touchDrag(cdp, a, b, steps = 8) {
+  await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [{ x: a.x, y: a.y }] });
+  for (let i = 1; i <= steps; i++) {
+    const x = a.x + ((b.x - a.x) * i) / steps;
+    const y = a.y + ((b.y - a.y) * i) / steps;
+    await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: [{ x, y }] });
+  }
+  await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+}
+const marksShown = (page) => tid(page, 'annotate-canvas').getAttribute('data-marks').then(Number);
+const isRed = ([r, g, b]) => r > 180 && g < 100 && b < 100;
+const isYellow = ([r, g, b]) => r > 180 && g > 170 && b < 110;
+const isWhite = ([r, g, b]) => r > 200 && g > 200 && b > 200;
+
 let failed = false;
 try {
   // ------------------------------------------------------------------ phone, 390×844
   const phone = { width: 390, height: 844 };
-  const { ctx, page } = await newPage(phone);
+  const { ctx, page } = await newPage(phone, { touch: true });
   step = 'login';
   await page.goto(base);
   await tid(page, 'login-server').waitFor();
@@ -180,6 +231,95 @@ try {
   assert.match(await tid(page, 'detail-position').innerText(), /手机定位/);
   await shot(page, 'phone-08-detail');
   await noOverflow(page, 'detail');
+
+  step = 'annotate in detail: arrow (finger), circle, text; undo; save as a new photo';
+  {
+    const fid = await tid(page, 'finding-detail').getAttribute('data-id');
+    const before = await invoke(page, 'get_finding', { id: fid });
+    assert.equal(before.photos.length, 1);
+    const original = before.photos[0].hash;
+    assert.equal(original, sha256(photoBytes), 'the stored original is the fixture photo');
+    const [W, H] = [640, 480];
+
+    await tid(page, 'annotate-open').first().click();
+    await tid(page, 'annotate-editor').waitFor();
+    assert.match(await tid(page, 'annotate-original-kept').innerText(), /原图已保留/);
+    const fit = await editorFit(page, W, H);
+    assert.equal(await tid(page, 'annotate-tool-arrow').getAttribute('aria-pressed'), 'true');
+    assert.equal(await tid(page, 'annotate-color-red').getAttribute('aria-pressed'), 'true');
+
+    // an arrow, drawn with a finger (red, the default), from bottom-left up to the right
+    const cdp = await ctx.newCDPSession(page);
+    const A0 = [90, 400];
+    const A1 = [330, 200];
+    await touchDrag(cdp, fit.toPage(A0), fit.toPage(A1));
+    await page.waitForFunction(() => document.querySelector('[data-testid="annotate-canvas"]')?.getAttribute('data-marks') === '1');
+    // a tap is not a mark
+    await page.mouse.click(fit.toPage([500, 100]).x, fit.toPage([500, 100]).y);
+    assert.equal(await marksShown(page), 1);
+
+    // a yellow circle, with the mouse
+    await tid(page, 'annotate-tool-circle').click();
+    await tid(page, 'annotate-color-yellow').click();
+    const C0 = [380, 120];
+    const C1 = [600, 300];
+    await mouseDrag(page, fit.toPage(C0), fit.toPage(C1));
+    assert.equal(await marksShown(page), 2);
+
+    // one more arrow, then undo it
+    await tid(page, 'annotate-tool-arrow').click();
+    await mouseDrag(page, fit.toPage([100, 100]), fit.toPage([250, 60]));
+    assert.equal(await marksShown(page), 3);
+    await tid(page, 'annotate-undo').click();
+    assert.equal(await marksShown(page), 2);
+
+    // white Chinese text: tap where it goes, type, Enter
+    await tid(page, 'annotate-tool-text').click();
+    await tid(page, 'annotate-color-white').click();
+    const T = [200, 60];
+    await page.mouse.click(fit.toPage(T).x, fit.toPage(T).y);
+    await assert.doesNotReject(page.waitForFunction(() => document.activeElement?.getAttribute('data-testid') === 'annotate-text-input'));
+    await tid(page, 'annotate-text-input').fill('消防通道被占');
+    await tid(page, 'annotate-text-input').press('Enter');
+    assert.equal(await marksShown(page), 3);
+    assert.equal(await tid(page, 'annotate-text-input').inputValue(), '');
+    await noOverflow(page, 'annotation editor');
+    // every control is a big enough target
+    for (const id of ['annotate-tool-arrow', 'annotate-tool-circle', 'annotate-tool-text', 'annotate-color-red', 'annotate-color-yellow',
+      'annotate-color-white', 'annotate-undo', 'annotate-save', 'annotate-cancel', 'annotate-text-input']) {
+      const b = await tid(page, id).boundingBox();
+      assert.ok(b.width >= 44 && b.height >= 44, `${id} is ${b.width}×${b.height}, smaller than 44 px`);
+    }
+    await shot(page, 'phone-08b-annotate');
+
+    await tid(page, 'annotate-save').click();
+    await tid(page, 'annotate-editor').waitFor({ state: 'detached' });
+    await page.waitForFunction(() => {
+      const imgs = document.querySelectorAll('img[data-testid="detail-photo"]');
+      return imgs.length === 2 && [...imgs].every((i) => i.complete && i.naturalWidth > 0);
+    });
+    assert.match(await tid(page, 'notice').innerText(), /原图已保留/);
+    const after = await invoke(page, 'get_finding', { id: fid });
+    assert.equal(after.photos.length, 2, 'the finding has the original and the annotated copy');
+    assert.equal(after.photos[0].hash, original, 'the original is still first, same hash');
+    assert.notEqual(after.photos[1].hash, original, 'the annotated copy is a new photo');
+
+    const mid = (a, b, k = 0.4) => [a[0] + (b[0] - a[0]) * k, a[1] + (b[1] - a[1]) * k];
+    const probes = [
+      mid(A0, A1), // on the arrow's shaft
+      [(C0[0] + C1[0]) / 2, C1[1]], // bottom of the ellipse
+      [30, 30], // far from every mark
+    ];
+    const orig = await photoFacts(page, original, probes);
+    assert.equal(orig.sha, original, 'the original bytes are unchanged');
+    const ann = await photoFacts(page, after.photos[1].hash, probes);
+    assert.deepEqual([ann.width, ann.height], [orig.width, orig.height], 'annotated at the full stored resolution');
+    assert.ok(isRed(ann.rgb[0]), `arrow pixel ${ann.rgb[0]} is not red`);
+    assert.ok(isYellow(ann.rgb[1]), `ellipse pixel ${ann.rgb[1]} is not yellow`);
+    assert.ok(!isRed(orig.rgb[0]) && !isYellow(orig.rgb[1]), 'the marks are not in the original');
+    assert.ok(orig.rgb[2].every((v, i) => Math.abs(v - ann.rgb[2][i]) < 40), 'the rest of the photo is the same');
+    await shot(page, 'phone-08c-detail-annotated');
+  }
   await tid(page, 'back').click();
 
   step = 'second finding: recent shortcut, draft survives a reload';
@@ -218,6 +358,24 @@ try {
   await tid(page, 'photo-thumb').first().waitFor();
   await shot(page, 'phone-11-capture-en');
   await noOverflow(page, 'capture (en)');
+  // the editor in English: strings fit; cancel with no marks just closes it
+  await tid(page, 'annotate-open').first().click();
+  const efit = await editorFit(page, 640, 480);
+  assert.match(await tid(page, 'annotate-original-kept').innerText(), /Original kept/);
+  await mouseDrag(page, efit.toPage([120, 380]), efit.toPage([330, 220]));
+  await tid(page, 'annotate-tool-text').click();
+  await tid(page, 'annotate-text-input').fill('Fire lane blocked');
+  await shot(page, 'phone-11b-annotate-en');
+  await noOverflow(page, 'annotation editor (en)');
+  await tid(page, 'annotate-cancel').click();
+  await tid(page, 'annotate-discard').waitFor();
+  await page.keyboard.press('Escape'); // closes the question, keeps the marks
+  assert.equal(await marksShown(page), 1);
+  await tid(page, 'annotate-clear').click();
+  assert.equal(await marksShown(page), 0);
+  await tid(page, 'annotate-cancel').click();
+  await tid(page, 'annotate-editor').waitFor({ state: 'detached' });
+  assert.equal(await tid(page, 'photo-thumb').count(), 1);
   await tid(page, 'back').click();
   await tid(page, 'tab-team').click();
   await tid(page, 'team-list').waitFor();
@@ -242,12 +400,44 @@ try {
   await tid(d.page, 'photo-thumb').first().waitFor();
   // no GPS here: the photo's EXIF position is used
   await d.page.waitForSelector('[data-testid="position-summary"][data-source="photo_exif"]');
+
+  step = 'desktop: annotate on the capture screen (cancel once, then save)';
+  await tid(d.page, 'annotate-open').first().click();
+  let dfit = await editorFit(d.page, 640, 480);
+  await mouseDrag(d.page, dfit.toPage([100, 100]), dfit.toPage([300, 300]));
+  await tid(d.page, 'annotate-cancel').click();
+  await tid(d.page, 'annotate-discard').click();
+  await tid(d.page, 'annotate-editor').waitFor({ state: 'detached' });
+  assert.equal(await tid(d.page, 'photo-thumb').count(), 1);
+  await tid(d.page, 'annotate-open').first().click();
+  dfit = await editorFit(d.page, 640, 480);
+  await mouseDrag(d.page, dfit.toPage([560, 80]), dfit.toPage([330, 250]));
+  await tid(d.page, 'annotate-tool-text').click();
+  await tid(d.page, 'annotate-text-input').fill('违停');
+  await mouseDrag(d.page, dfit.toPage([300, 300]), dfit.toPage([420, 360]), 4); // drag the text into place
+  await shot(d.page, 'desktop-02a-annotate');
+  await noOverflow(d.page, 'desktop annotation editor');
+  await tid(d.page, 'annotate-save').click(); // the text not yet added is saved too
+  await tid(d.page, 'annotate-editor').waitFor({ state: 'detached' });
+  await d.page.waitForFunction(() => document.querySelectorAll('[data-testid="photo-thumb"]').length === 2);
+  const dOriginal = sha256(photoBytes);
+
   await tid(d.page, 'category-road_order').click();
   await tid(d.page, 'subcategory-illegal_parking').click();
   await shot(d.page, 'desktop-02-capture');
   await noOverflow(d.page, 'desktop capture');
   await tid(d.page, 'save-finding').click();
   await tid(d.page, 'finding-item').first().waitFor();
+  {
+    const [mine] = await invoke(d.page, 'list_findings', { day: null, scope: 'mine' });
+    const saved = await invoke(d.page, 'get_finding', { id: mine.id });
+    assert.equal(saved.photos.length, 2);
+    assert.equal(saved.photos[0].hash, dOriginal);
+    const facts = await photoFacts(d.page, saved.photos[1].hash, [[330 + (560 - 330) * 0.3, 250 + (80 - 250) * 0.3]]);
+    assert.deepEqual([facts.width, facts.height], [640, 480]);
+    assert.ok(isRed(facts.rgb[0]), `arrow pixel ${facts.rgb[0]} is not red`);
+    assert.equal((await photoFacts(d.page, dOriginal)).sha, dOriginal);
+  }
   await shot(d.page, 'desktop-03-today');
   await tid(d.page, 'tab-team').click();
   await d.page.waitForFunction(() => document.querySelectorAll('[data-testid="team-list"] [data-testid="finding-item"]').length === 2);
