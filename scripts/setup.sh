@@ -10,9 +10,12 @@ log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
 # Build: WebKitGTK and friends for Tauri. Test: Xvfb + WebKitWebDriver (real app), Chromium (second engine),
 # CJK fonts so Chinese renders in screenshots, pkg-config/cmake/clang for -sys crates.
 PACKAGES=(
-  build-essential pkg-config curl ca-certificates
+  build-essential pkg-config curl ca-certificates cmake
   libwebkit2gtk-4.1-dev libsoup-3.0-dev libgtk-3-dev librsvg2-dev libssl-dev libayatana-appindicator3-dev
+  libheif-dev libde265-dev libnuma-dev
   xvfb webkit2gtk-driver chromium fonts-noto-cjk
+  libvips-tools imagemagick time
+  postgresql-client
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -26,6 +29,28 @@ if [ ${#missing[@]} -gt 0 ]; then
 else
   log "system packages: all present"
 fi
+
+# --- PostgreSQL -------------------------------------------------------------------------------------
+# The conformance suite and the two-server test need a PostgreSQL at 127.0.0.1:5432 with trust auth and a
+# database `test`. Use the one that answers; else install Debian's, allow trust on loopback (test machines
+# only) and start it (no systemd in containers, so pg_ctlcluster).
+if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  if ! dpkg -s postgresql >/dev/null 2>&1; then
+    log "installing PostgreSQL"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+  fi
+  version=$(ls /etc/postgresql | sort -n | tail -1)
+  hba=/etc/postgresql/$version/main/pg_hba.conf
+  if ! $SUDO grep -q '^host all all 127.0.0.1/32 trust' "$hba"; then
+    $SUDO sed -i '1i host all all 127.0.0.1/32 trust' "$hba"
+  fi
+  log "starting PostgreSQL $version"
+  $SUDO pg_ctlcluster --skip-systemctl-redirect "$version" main restart || $SUDO pg_ctlcluster "$version" main restart
+  for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
+fi
+psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='test'" | grep -q 1 \
+  || psql -h 127.0.0.1 -U postgres -qc 'CREATE DATABASE test'
 
 # --- Rust and Node ----------------------------------------------------------------------------------
 if ! command -v cargo >/dev/null 2>&1; then
