@@ -7,7 +7,7 @@ use crate::error::{DeviceError, Result};
 use crate::files::{Kind, PhotoFiles};
 use crate::store::findings::Viewer;
 use crate::store::meta::StoredSession;
-use crate::store::{findings, meta, outbox, photos, Store};
+use crate::store::{conflicts, findings, meta, outbox, photos, Store};
 use crate::sync::client::{self, Client};
 use crate::views::*;
 use std::path::{Path, PathBuf};
@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{watch, Notify};
 use xuncha_domain::{
-    Action, Boundaries, DeviceId, Finding, FindingDraft, FindingId, HistoryKind, PhotoHash, Taxonomy, TeamId,
+    Action, Boundaries, DeviceId, Field, Finding, FindingDraft, FindingId, HistoryKind, PhotoHash, Taxonomy, TeamId,
 };
 use xuncha_proto::{LoginRequest, OpBody};
 
@@ -39,6 +39,7 @@ pub(crate) struct Inner {
     pub(crate) sync_lock: tokio::sync::Mutex<()>,
     /// Wakes the sync loop early (a new record to send, a sign-in).
     pub(crate) wake: Notify,
+    pub(crate) options: EngineOptions,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -78,6 +79,7 @@ impl Inner {
         let (pending_ops, rejected_ops) = outbox::counts(c)?;
         let pending_photos = photos::count_pending_uploads(c)?;
         let last_error = meta::last_error(c)?;
+        let conflicts = conflicts::count(c)?;
         let live = self.live();
         Ok(SyncStatus {
             online: live.online,
@@ -86,7 +88,9 @@ impl Inner {
             pending_photos,
             rejected_ops,
             last_sync_at: meta::get(c, meta::LAST_SYNC_AT)?,
-            all_synced: pending_ops == 0 && pending_photos == 0 && last_error.is_none(),
+            conflicts,
+            // A conflict is applied on the server, but this person's value is not: not "all synced".
+            all_synced: pending_ops == 0 && pending_photos == 0 && conflicts == 0 && last_error.is_none(),
             last_error,
         })
     }
@@ -132,11 +136,17 @@ pub struct EngineOptions {
     pub connect_timeout: Duration,
     /// Longest wait for a whole request (sending, server work, answer).
     pub request_timeout: Duration,
+    /// How often a caught-up device compares its copy with the server's scope digest (drift repair).
+    pub digest_period: Duration,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        Self { connect_timeout: client::CONNECT_TIMEOUT, request_timeout: client::REQUEST_TIMEOUT }
+        Self {
+            connect_timeout: client::CONNECT_TIMEOUT,
+            request_timeout: client::REQUEST_TIMEOUT,
+            digest_period: crate::sync::scope::DIGEST_PERIOD,
+        }
     }
 }
 
@@ -166,6 +176,7 @@ impl Engine {
             live: Mutex::new(Live::default()),
             sync_lock: tokio::sync::Mutex::new(()),
             wake: Notify::new(),
+            options,
         });
         {
             let s = inner.store.lock().unwrap_or_else(|p| p.into_inner());
@@ -440,6 +451,7 @@ impl Engine {
                             findings::get(&tx, &fid)?.ok_or_else(|| DeviceError::FindingNotFound(fid.to_string()))?;
                         require_photos(&tx, &fields.photos, &row.finding.fields.photos)?;
                         let mut f = row.finding;
+                        let before = f.fields.clone();
                         f.edit(user, fields.clone())?;
                         findings::update_fields(&tx, &fid, &f.fields)?;
                         findings::add_history(&tx, &fid, &user, &HistoryKind::Edited)?;
@@ -447,7 +459,7 @@ impl Engine {
                         // Acting again after a refusal supersedes the refused ops.
                         outbox::clear_rejected(&tx, &fid)?;
                         findings::set_rejection(&tx, &fid, None)?;
-                        outbox::queue_fields(&tx, &user, &fid, row.version, &fields)?;
+                        outbox::queue_fields(&tx, &user, &fid, row.version, &before, &fields)?;
                         fid
                     }
                 };
@@ -457,6 +469,48 @@ impl Engine {
             })
             .await?;
         tracing::info!(finding = %fid, "finding saved");
+        let view = self.get_finding_id(fid).await?;
+        self.inner.publish().await?;
+        self.inner.wake.notify_one();
+        Ok(view)
+    }
+
+    /// Settles one conflicting field of a finding: `Mine` sends this person's value again as a new edit
+    /// (based on the server's current state, so it applies), `Theirs` takes the server's value here.
+    /// Either way the conflict is gone and both the choice and the edit are in the finding's history.
+    pub async fn resolve_conflict(&self, id: &str, field: &str, keep: Keep) -> Result<FindingView> {
+        let fid = id_arg(id)?;
+        let field = Field::parse(field).ok_or_else(|| DeviceError::ConflictNotFound(field.to_string()))?;
+        let sess = self.require_session().await?;
+        self.inner
+            .db(move |s| {
+                let user = sess.profile.id;
+                let tx = s.conn.transaction()?;
+                let row = findings::get(&tx, &fid)?.ok_or_else(|| DeviceError::FindingNotFound(fid.to_string()))?;
+                let (yours, theirs) = conflicts::take(&tx, &fid, field)?;
+                let before = row.finding.fields.clone();
+                let mut after = before.clone();
+                let chosen = if keep == Keep::Mine { &yours } else { &theirs };
+                field
+                    .set_value(&mut after, chosen)
+                    .map_err(|e| DeviceError::Internal(format!("conflict value: {e}")))?;
+                if keep == Keep::Mine {
+                    let mut f = row.finding;
+                    f.edit(user, after.clone())?;
+                    findings::update_fields(&tx, &fid, &after)?;
+                    findings::add_history(&tx, &fid, &user, &HistoryKind::Edited)?;
+                    outbox::clear_rejected(&tx, &fid)?;
+                    findings::set_rejection(&tx, &fid, None)?;
+                    outbox::queue_fields(&tx, &user, &fid, row.version, &before, &after)?;
+                } else if after != before {
+                    // The server already holds this value; show it now rather than after the next pull.
+                    findings::update_fields(&tx, &fid, &after)?;
+                }
+                tx.commit()?;
+                tracing::info!(finding = %fid, field = field.as_str(), ?keep, "conflict resolved");
+                Ok(())
+            })
+            .await?;
         let view = self.get_finding_id(fid).await?;
         self.inner.publish().await?;
         self.inner.wake.notify_one();

@@ -32,6 +32,17 @@ pub enum DeviceError {
     /// The server refused with its own message (wrong password, not permitted, …).
     #[error("server refused ({status}): {message}")]
     Server { status: u16, message: UserMessage },
+    /// 429 or 503 with `Retry-After`: the server (or a proxy in front of it) asked to wait this long. The
+    /// server's own message when it sent one.
+    #[error("server busy ({status}); retry after {retry_after:?}")]
+    Busy { status: u16, retry_after: std::time::Duration, message: Option<UserMessage> },
+    /// The server refused this photo for good (413: over its size limit). The photo stays on the phone,
+    /// the rest of the sync goes on, and it is not sent again automatically for a day.
+    #[error("photo {hash} refused by the server: {}", .message.en)]
+    PhotoRefused { hash: String, message: UserMessage },
+    /// The photo file on this phone no longer matches its SHA-256 (damaged storage): it cannot be sent.
+    #[error("photo {0} is damaged on this device")]
+    PhotoDamaged(String),
     /// Offline sign-in impossible: this user never signed in online on this device.
     #[error("offline sign-in unavailable")]
     OfflineLoginUnavailable,
@@ -41,6 +52,9 @@ pub enum DeviceError {
     FindingNotFound(String),
     #[error("photo {0} not on this device")]
     PhotoNotFound(String),
+    /// No open conflict on that field (already resolved, perhaps on a second tap).
+    #[error("no conflict on field {0}")]
+    ConflictNotFound(String),
     #[error("bad day {0:?}")]
     InvalidDay(String),
     #[error("bad server address {0:?}")]
@@ -113,6 +127,25 @@ impl DeviceError {
                 "Your sign-in has expired: sign in again. All records are kept on this phone and will upload after you sign in.",
             ),
             Self::Server { message, .. } => message.clone(),
+            Self::Busy { message: Some(m), .. } => m.clone(),
+            Self::Busy { retry_after, .. } => {
+                let mins = retry_after.as_secs().div_ceil(60).max(1);
+                UserMessage::new(
+                    "server.busy",
+                    format!("服务器繁忙，记录已保存在本机，约 {mins} 分钟后自动重试。"),
+                    format!("The server is busy; your records are saved on this phone and will be retried in about {mins} min."),
+                )
+            }
+            Self::PhotoRefused { message, .. } => UserMessage::new(
+                "sync.photo_refused",
+                format!("有一张照片服务器不接收：{} 照片保留在本机，问题记录的其他内容照常上传；可在该问题中换一张照片。", message.zh),
+                format!("The server does not accept one photo: {} The photo stays on this phone and the rest of the finding is sent; you can replace the photo in the finding.", message.en),
+            ),
+            Self::PhotoDamaged(_) => UserMessage::new(
+                "photo.damaged",
+                "本机有一张照片文件已损坏（校验不一致），无法上传。问题记录保留在本机；请在该问题中重新拍摄或移除这张照片。",
+                "A photo file on this phone is damaged (checksum mismatch) and cannot be uploaded. The finding is kept; retake or remove that photo in the finding.",
+            ),
             Self::OfflineLoginUnavailable => UserMessage::new(
                 "session.offline_login_unavailable",
                 "无法连接服务器，且该账号从未在本机联网登录过，无法离线登录。请到有信号的地方再登录。",
@@ -132,6 +165,11 @@ impl DeviceError {
                 "photo.not_found",
                 "照片不在本机（可能尚未下载），联网同步后再试；若是新拍的照片，请重新添加。",
                 "The photo is not on this phone (maybe not downloaded yet). Sync and try again; if you just took it, add it again.",
+            ),
+            Self::ConflictNotFound(_) => UserMessage::new(
+                "conflict.not_found",
+                "这处冲突已经处理过了，请刷新。",
+                "This conflict has already been resolved. Refresh.",
             ),
             Self::InvalidDay(d) => UserMessage::new(
                 "request.invalid_day",

@@ -29,6 +29,8 @@ pub struct SyncStatus {
     pub pending_ops: u64,
     pub pending_photos: u64,
     pub rejected_ops: u64,
+    /// Fields of this person's edits that were changed on the server meanwhile, waiting for a choice.
+    pub conflicts: u64,
     /// RFC 3339, last fully successful sync.
     pub last_sync_at: Option<String>,
     pub last_error: Option<UserMessage>,
@@ -65,6 +67,9 @@ pub enum SyncState {
     Synced,
     /// The server refused a change; the reason is in `rejection`.
     Rejected,
+    /// The server applied an edit but kept its own value for a field changed there meanwhile: both
+    /// values are in `conflicts`, waiting for the person to choose.
+    Conflict,
 }
 
 impl SyncState {
@@ -73,6 +78,7 @@ impl SyncState {
             "local" => Self::Local,
             "pending" => Self::Pending,
             "rejected" => Self::Rejected,
+            "conflict" => Self::Conflict,
             _ => Self::Synced,
         }
     }
@@ -136,7 +142,31 @@ pub struct FindingView {
     pub version: u64,
     pub received_at: Option<String>,
     pub rejection: Option<UserMessage>,
+    pub conflicts: Vec<ConflictView>,
     pub history: Vec<HistoryView>,
+}
+
+/// One conflicting field: the value this person set (`yours`) and the server's (`theirs`), as JSON of
+/// the field's type (`category`: `{category, subcategory}`; `position`: a position or null; `photos`:
+/// hashes; the others: strings).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConflictView {
+    /// `category`, `description`, `address`, `severity`, `position`, `photos` or `observed_at`.
+    pub field: String,
+    pub yours: serde_json::Value,
+    pub theirs: serde_json::Value,
+    /// When the server handed it back (RFC 3339, device clock: display only).
+    pub at: String,
+}
+
+/// `resolve_conflict` choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Keep {
+    /// Send this person's value again, based on the server's current version.
+    Mine,
+    /// Accept the server's value.
+    Theirs,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

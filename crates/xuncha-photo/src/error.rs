@@ -33,6 +33,12 @@ pub enum PhotoError {
     /// Encoding our own output failed: a bug or an out-of-memory, not the user's doing.
     #[error("encoding the stored JPEG failed: {0}")]
     Encode(String),
+    /// A watermark was asked for and no CJK font file could be read (`searched` lists where we looked).
+    #[error("no CJK font for the watermark; looked at {}", searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+    FontNotFound { searched: Vec<std::path::PathBuf> },
+    /// The font file was read but is not a font, or has no Chinese characters. `origin` is its path.
+    #[error("{origin} is not a usable CJK font: {detail}")]
+    FontInvalid { origin: String, detail: String },
 }
 
 impl PhotoError {
@@ -102,6 +108,26 @@ impl PhotoError {
                 "photo.encode_failed",
                 "照片处理失败，请重试；如果一直失败，请重启应用后再试。".into(),
                 "Processing the photo failed. Try again; if it keeps failing, restart the app and retry.".into(),
+            ),
+            FontNotFound { searched } => {
+                let list = searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join("、");
+                (
+                    "photo.font_not_found",
+                    format!(
+                        "找不到中文字体，无法给照片加水印。请安装 Noto CJK 字体（Debian/Ubuntu：apt-get install fonts-noto-cjk），或指定一个中文字体文件（.ttf/.otf/.ttc）。已查找：{list}"
+                    ),
+                    format!(
+                        "No Chinese font was found, so the photos cannot be watermarked. Install the Noto CJK fonts (Debian/Ubuntu: apt-get install fonts-noto-cjk) or name a Chinese font file (.ttf/.otf/.ttc). Looked at: {}",
+                        list.replace('、', ", ")
+                    ),
+                )
+            }
+            FontInvalid { origin, .. } => (
+                "photo.font_invalid",
+                format!("{origin} 不是可用的中文字体（无法读取或不含汉字）。请指定 Noto Sans CJK 等中文字体文件。"),
+                format!(
+                    "{origin} is not a usable Chinese font (unreadable, or it has no Chinese characters). Name a Chinese font file such as Noto Sans CJK."
+                ),
             ),
         };
         UserMessage::new(code, zh, en)

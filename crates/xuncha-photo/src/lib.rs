@@ -2,7 +2,8 @@
 //! thumbnail, the EXIF facts a finding uses and the SHA-256 that names the photo out.
 //!
 //! Pure: no file or network I/O, no clock. The caller reads and writes files; this crate only
-//! transforms bytes, so the phone, the desktop and the server all ingest identically.
+//! transforms bytes, so the phone, the desktop and the server all ingest identically. (Exported
+//! copies can carry a watermark, [`watermark()`]; its font search is handed the caller's file reader.)
 
 mod decode;
 mod encode;
@@ -13,9 +14,11 @@ mod heic;
 mod orient;
 mod shrink;
 mod sniff;
+mod watermark;
 
 pub use error::PhotoError;
 pub use exif::{ExifGps, PhotoExif};
+pub use watermark::{watermark, FontSource, SYSTEM_FONT_PATHS};
 
 use sha2::{Digest, Sha256};
 use std::time::Instant;

@@ -4,5 +4,6 @@
 //!
 //! **Architecture invariant:** the server and the device engine speak only these types to each other.
 
+pub mod upload;
 pub mod v1;
 pub use v1::*;

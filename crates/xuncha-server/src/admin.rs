@@ -1,9 +1,9 @@
-//! Account commands for the administrator (`xuncha-server add-user`, `revoke-tokens`).
+//! Account commands for the administrator (`xuncha-server add-user`, `set-user`, `revoke-tokens`).
 
 use crate::auth::hash_password;
 use crate::store::{NewUser, ServerStore, StoreError};
 use chrono::Utc;
-use xuncha_domain::{Role, UserId};
+use xuncha_domain::{DistrictId, Role, TeamId, UserId};
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -52,19 +52,7 @@ pub async fn add_user(store: &dyn ServerStore, u: AddUser) -> Result<UserId, Adm
     if u.password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(AdminError::WeakPassword(MIN_PASSWORD_CHARS));
     }
-    let (team, district) = match u.role {
-        Role::Inspector | Role::TeamLeader => {
-            let name = u.team.ok_or(AdminError::MissingScope { role: u.role.as_str(), needs: "--team" })?;
-            let team = store.team_by_name(&name).await?.ok_or(AdminError::UnknownTeam(name))?;
-            (Some(team.id), None)
-        }
-        Role::DistrictOffice => {
-            let code = u.district.ok_or(AdminError::MissingScope { role: u.role.as_str(), needs: "--district" })?;
-            let d = store.district_by_code(&code).await?.ok_or(AdminError::UnknownDistrict(code))?;
-            (None, Some(d))
-        }
-        Role::Admin => (None, None),
-    };
+    let (team, district) = resolve_scope(store, u.role, u.team, u.district).await?;
     let password = u.password;
     let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
         .await
@@ -79,6 +67,42 @@ pub async fn add_user(store: &dyn ServerStore, u: AddUser) -> Result<UserId, Adm
         )
         .await?;
     Ok(id)
+}
+
+/// The team (inspectors, leaders) or district (district offices) a role needs, looked up by name/code.
+async fn resolve_scope(
+    store: &dyn ServerStore,
+    role: Role,
+    team: Option<String>,
+    district: Option<String>,
+) -> Result<(Option<TeamId>, Option<DistrictId>), AdminError> {
+    Ok(match role {
+        Role::Inspector | Role::TeamLeader => {
+            let name = team.ok_or(AdminError::MissingScope { role: role.as_str(), needs: "--team" })?;
+            let team = store.team_by_name(&name).await?.ok_or(AdminError::UnknownTeam(name))?;
+            (Some(team.id), None)
+        }
+        Role::DistrictOffice => {
+            let code = district.ok_or(AdminError::MissingScope { role: role.as_str(), needs: "--district" })?;
+            let d = store.district_by_code(&code).await?.ok_or(AdminError::UnknownDistrict(code))?;
+            (None, Some(d))
+        }
+        Role::Admin => (None, None),
+    })
+}
+
+/// Moves a user to another role and team or district (a trainee changes teams, an inspector becomes a
+/// leader). Their devices notice at the next pull (the scope key changes) and download their new scope,
+/// removing what they may no longer hold; their tokens stay valid.
+pub async fn set_user(
+    store: &dyn ServerStore,
+    username: &str,
+    role: Role,
+    team: Option<String>,
+    district: Option<String>,
+) -> Result<UserId, AdminError> {
+    let (team, district) = resolve_scope(store, role, team, district).await?;
+    store.set_user_scope(username, role, team, district).await?.ok_or_else(|| AdminError::UnknownUser(username.into()))
 }
 
 /// Revokes every token of a user (a lost phone); returns how many were active.

@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 use std::collections::HashSet;
 use xuncha_domain::finding::FindingFields;
 use xuncha_domain::{
-    Boundaries, DistrictId, DomainError, Finding, HistoryEntry, HistoryKind, Principal, SubDistrictId, Taxonomy,
-    UserMessage, MAX_PHOTOS,
+    Boundaries, DistrictId, DomainError, FieldConflict, Finding, HistoryEntry, HistoryKind, Principal, SubDistrictId,
+    Taxonomy, UserMessage, MAX_PHOTOS,
 };
-use xuncha_proto::{OpBody, Operation};
+use xuncha_proto::{OpBody, OpOutcome, Operation};
 
 /// The server's rule tables: the category list and the sub-district boundaries.
 #[derive(Debug, Clone)]
@@ -47,8 +47,43 @@ pub struct Change {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
     Insert(Change),
-    Update(Change),
+    /// A new version; `conflicts` are fields of a stale edit the server kept its own value for.
+    Update(Change, Vec<FieldConflict>),
+    /// Applied, but nothing to write: the edit changed nothing, or every field it changed conflicted.
+    Unchanged {
+        version: u64,
+        conflicts: Vec<FieldConflict>,
+    },
     Reject(UserMessage),
+}
+
+impl Decision {
+    /// What the backend must write in the op's transaction: the change and whether it is a new finding.
+    pub fn to_write(&self) -> Option<(&Change, bool)> {
+        match self {
+            Decision::Insert(c) => Some((c, true)),
+            Decision::Update(c, _) => Some((c, false)),
+            Decision::Unchanged { .. } | Decision::Reject(_) => None,
+        }
+    }
+
+    /// The answer for the device, stored with the op id so a retry gets it again.
+    pub fn into_outcome(self) -> OpOutcome {
+        match self {
+            Decision::Insert(c) => OpOutcome::Applied { version: c.version, replayed: false, conflicts: vec![] },
+            Decision::Update(c, conflicts) => OpOutcome::Applied { version: c.version, replayed: false, conflicts },
+            Decision::Unchanged { version, conflicts } => OpOutcome::Applied { version, replayed: false, conflicts },
+            Decision::Reject(error) => OpOutcome::Rejected { error },
+        }
+    }
+}
+
+/// The stored answer to an op id seen before, as a retry receives it: same effect, marked replayed.
+pub fn replayed(stored: OpOutcome) -> OpOutcome {
+    match stored {
+        OpOutcome::Applied { version, conflicts, .. } => OpOutcome::Applied { version, replayed: true, conflicts },
+        rejected => rejected,
+    }
 }
 
 /// Decides one operation. `current` is the stored finding named by `op.finding_id`, if any.
@@ -91,25 +126,45 @@ fn decide_inner(
                 history: entry(HistoryKind::Created),
             }))
         }
-        OpBody::Edit { base_version, fields } => {
+        OpBody::Edit { base_version, fields, base } => {
             let cur = visible(principal, current)?;
-            check_version(*base_version, cur.version)?;
             check_fields(rules, fields).map_err(|e| e.user_message())?;
+            let (target, conflicts) = match base {
+                // Field by field: only what this device changed, and never over someone else's change.
+                Some(base) => {
+                    let m = xuncha_domain::merge::merge(base, fields, &cur.finding.fields);
+                    (m.fields, m.conflicts)
+                }
+                // A build without the merge: the whole edit stands on the version it saw.
+                None => {
+                    check_version(*base_version, cur.version)?;
+                    (fields.clone(), vec![])
+                }
+            };
+            // Permission first, even for an edit that changes nothing: the answer must not depend on it.
             let mut finding = cur.finding.clone();
-            finding.edit(principal.user, fields.clone()).map_err(|e| e.user_message())?;
+            finding.edit(principal.user, target.clone()).map_err(|e| e.user_message())?;
+            if target == cur.finding.fields {
+                return Ok(Decision::Unchanged { version: cur.version, conflicts });
+            }
+            check_fields(rules, &target).map_err(|e| e.user_message())?;
             // A moved point may fall in another sub-district; without one, keep the district it had.
-            let (district, sub_district) = place(rules, fields, cur.district);
-            Ok(Decision::Update(Change {
-                finding,
-                version: cur.version + 1,
-                district,
-                sub_district,
-                history: entry(HistoryKind::Edited),
-            }))
+            let (district, sub_district) = place(rules, &target, cur.district);
+            Ok(Decision::Update(
+                Change {
+                    finding,
+                    version: cur.version + 1,
+                    district,
+                    sub_district,
+                    history: entry(HistoryKind::Edited),
+                },
+                conflicts,
+            ))
         }
-        OpBody::ChangeStatus { base_version, action } => {
+        // No version check: the state machine decides from the status the finding has when the op
+        // arrives (two leaders acting on one finding: the second gets "not allowed from …", shown to them).
+        OpBody::ChangeStatus { base_version: _, action } => {
             let cur = visible(principal, current)?;
-            check_version(*base_version, cur.version)?;
             let from = cur.finding.status;
             let to = action.apply(from, principal.role).map_err(|e| e.user_message())?;
             if matches!(action, xuncha_domain::Action::Submit) {
@@ -120,13 +175,16 @@ fn decide_inner(
             }
             let mut finding = cur.finding.clone();
             finding.status = to;
-            Ok(Decision::Update(Change {
-                finding,
-                version: cur.version + 1,
-                district: cur.district,
-                sub_district: cur.sub_district,
-                history: entry(HistoryKind::StatusChanged { from, to, action: action.clone() }),
-            }))
+            Ok(Decision::Update(
+                Change {
+                    finding,
+                    version: cur.version + 1,
+                    district: cur.district,
+                    sub_district: cur.sub_district,
+                    history: entry(HistoryKind::StatusChanged { from, to, action: action.clone() }),
+                },
+                vec![],
+            ))
         }
     }
 }
@@ -140,8 +198,8 @@ fn visible<'a>(principal: &Principal, current: Option<&'a Current>) -> Result<&'
     }
 }
 
-/// `base_version` 0 means "based on my own create that had not synced yet" (see `OpBody::Edit`): that
-/// create, applied earlier in the same outbox order, produced version 1.
+/// For edits without a `base` only. `base_version` 0 means "based on my own create that had not synced
+/// yet" (see `OpBody::Edit`): that create, applied earlier in the same outbox order, produced version 1.
 fn check_version(base_version: u64, current: u64) -> Result<(), UserMessage> {
     let base = base_version.max(1);
     if base == current {
@@ -306,9 +364,13 @@ mod tests {
         let rules = Rules::builtin();
         let p = inspector(TeamId::new_v7());
         let cur = created(&rules, &p, true);
-        let edit = |base| op(OpBody::Edit { base_version: base, fields: fields(&rules, true) });
-        assert!(matches!(decide(&rules, &p, Some(&cur), &edit(0), Utc::now()), Decision::Update(c) if c.version == 2));
-        assert!(matches!(decide(&rules, &p, Some(&cur), &edit(1), Utc::now()), Decision::Update(_)));
+        let mut changed = fields(&rules, true);
+        changed.address = "改过的地址".into();
+        let edit = |base| op(OpBody::Edit { base_version: base, fields: changed.clone(), base: None });
+        assert!(
+            matches!(decide(&rules, &p, Some(&cur), &edit(0), Utc::now()), Decision::Update(c, _) if c.version == 2)
+        );
+        assert!(matches!(decide(&rules, &p, Some(&cur), &edit(1), Utc::now()), Decision::Update(..)));
         assert!(
             matches!(decide(&rules, &p, Some(&cur), &edit(5), Utc::now()), Decision::Reject(m) if m.code == "sync.conflict")
         );
@@ -331,8 +393,58 @@ mod tests {
         );
         let leader = Principal { role: Role::TeamLeader, ..inspector(team) };
         assert!(
-            matches!(decide(&rules, &leader, Some(&cur), &approve, Utc::now()), Decision::Update(c) if c.finding.status == Status::Approved)
+            matches!(decide(&rules, &leader, Some(&cur), &approve, Utc::now()), Decision::Update(c, _) if c.finding.status == Status::Approved)
         );
+    }
+
+    #[test]
+    fn a_stale_edit_merges_per_field_and_hands_back_the_conflicting_one() {
+        let rules = Rules::builtin();
+        let p = inspector(TeamId::new_v7());
+        let mut cur = created(&rules, &p, true);
+        let base = cur.finding.fields.clone();
+        // Meanwhile on the server (the same inspector's other phone): description and severity changed.
+        cur.finding.fields.description = "服务器描述".to_string().try_into().unwrap();
+        cur.finding.fields.severity = Severity::High;
+        cur.version = 3;
+        let mut yours = base.clone();
+        yours.description = "本机描述".to_string().try_into().unwrap();
+        yours.address = "本机补充的地址".into();
+        let e = op(OpBody::Edit { base_version: 1, fields: yours, base: Some(base.clone()) });
+        let Decision::Update(c, conflicts) = decide(&rules, &p, Some(&cur), &e, Utc::now()) else { panic!() };
+        assert_eq!(c.version, 4);
+        assert_eq!(c.finding.fields.address, "本机补充的地址", "a field only this side changed is applied");
+        assert_eq!(c.finding.fields.severity, Severity::High, "a field only the server changed stays");
+        assert_eq!(c.finding.fields.description.as_str(), "服务器描述", "the server keeps its value…");
+        assert_eq!(conflicts.len(), 1, "…and hands both back");
+        assert_eq!(conflicts[0].yours, serde_json::Value::from("本机描述"));
+        // The same edit changing only the conflicting field writes nothing but still answers.
+        let mut only_desc = base.clone();
+        only_desc.description = "本机描述".to_string().try_into().unwrap();
+        let e = op(OpBody::Edit { base_version: 1, fields: only_desc, base: Some(base) });
+        assert!(matches!(
+            decide(&rules, &p, Some(&cur), &e, Utc::now()),
+            Decision::Unchanged { version: 3, conflicts } if conflicts.len() == 1
+        ));
+    }
+
+    #[test]
+    fn a_status_change_on_a_stale_version_passes_the_state_machine_instead() {
+        let rules = Rules::builtin();
+        let team = TeamId::new_v7();
+        let mut cur = created(&rules, &inspector(team), true);
+        cur.finding.status = Status::Submitted;
+        cur.version = 5;
+        let leader = Principal { role: Role::TeamLeader, ..inspector(team) };
+        let approve = op(OpBody::ChangeStatus { base_version: 2, action: Action::Approve });
+        assert!(
+            matches!(decide(&rules, &leader, Some(&cur), &approve, Utc::now()), Decision::Update(c, _) if c.version == 6)
+        );
+        cur.finding.status = Status::Approved;
+        assert!(matches!(
+            decide(&rules, &leader, Some(&cur), &approve, Utc::now()),
+            Decision::Reject(m) if m.code == "status.transition_not_allowed"
+        ));
     }
 
     #[test]
@@ -350,6 +462,6 @@ mod tests {
         assert!(
             matches!(decide(&rules, &teammate, Some(&cur), &submit, Utc::now()), Decision::Reject(m) if m.code == "auth.not_author")
         );
-        assert!(matches!(decide(&rules, &p, Some(&cur), &submit, Utc::now()), Decision::Update(_)));
+        assert!(matches!(decide(&rules, &p, Some(&cur), &submit, Utc::now()), Decision::Update(..)));
     }
 }

@@ -32,6 +32,15 @@ pub enum AppError {
     UnsupportedMediaType,
     #[error("photo bytes do not match their hash")]
     PhotoHashMismatch,
+    /// A resumable upload's offset is not what the server holds (the answer carries `Upload-Offset`).
+    #[error("upload offset {offset} but {held} bytes held")]
+    UploadOffsetMismatch { offset: u64, held: u64 },
+    /// Another request is still writing this upload (the answer carries `Upload-Offset`).
+    #[error("upload in progress on another connection")]
+    UploadBusy { held: u64 },
+    /// Too many unfinished uploads for this user (the answer carries `Retry-After`).
+    #[error("too many unfinished uploads; retry in {retry_after_secs} s")]
+    TooManyUploads { retry_after_secs: u64 },
     #[error("a handler panicked")]
     Panic,
     #[error(transparent)]
@@ -54,6 +63,8 @@ impl AppError {
             TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PhotoHashMismatch => StatusCode::UNPROCESSABLE_ENTITY,
+            UploadOffsetMismatch { .. } | UploadBusy { .. } => StatusCode::CONFLICT,
+            TooManyUploads { .. } => StatusCode::TOO_MANY_REQUESTS,
             Panic | Store(_) | Blob(_) | Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -90,6 +101,29 @@ impl AppError {
                 "photo.hash_mismatch",
                 "照片在传输中损坏（校验不一致），将自动重新上传。",
                 "The photo was damaged in transit (checksum mismatch); it will be uploaded again.",
+            ),
+            UploadOffsetMismatch { held, .. } => UserMessage::new(
+                "photo.upload_offset",
+                format!("照片续传位置不一致（服务器已收到 {held} 字节），将从该位置继续上传。"),
+                format!("The photo upload resumed at the wrong place (the server holds {held} bytes); it continues from there."),
+            ),
+            UploadBusy { .. } => UserMessage::new(
+                "photo.upload_in_progress",
+                "这张照片正在通过另一个连接上传，稍后会自动继续。",
+                "This photo is still being uploaded over another connection; it will continue automatically.",
+            ),
+            TooManyUploads { retry_after_secs } => UserMessage::new(
+                "photo.too_many_uploads",
+                format!(
+                    "未完成的照片上传过多（最多 {} 个），请 {} 分钟后再试。照片已保存在本机。",
+                    xuncha_proto::upload::MAX_PARTIALS_PER_USER,
+                    retry_after_secs.div_ceil(60)
+                ),
+                format!(
+                    "Too many unfinished photo uploads (at most {}); try again in {} min. The photos are kept on this phone.",
+                    xuncha_proto::upload::MAX_PARTIALS_PER_USER,
+                    retry_after_secs.div_ceil(60)
+                ),
             ),
             Panic | Store(_) | Blob(_) | Internal(_) => internal_message(),
         }
@@ -149,6 +183,22 @@ pub mod messages {
             "photo.too_large",
             format!("照片超过 {} MB 上限。", max_bytes / (1024 * 1024)),
             format!("The photo is over the {} MiB limit.", max_bytes / (1024 * 1024)),
+        )
+    }
+
+    pub fn upload_header(name: &str) -> UserMessage {
+        UserMessage::new(
+            "photo.upload_header",
+            format!("照片续传请求缺少或带有无效的 {name} 头，请更新应用。"),
+            format!("The photo upload has a missing or invalid {name} header; update the app."),
+        )
+    }
+
+    pub fn upload_over_length(total: u64) -> UserMessage {
+        UserMessage::new(
+            "photo.upload_over_length",
+            format!("照片上传的数据超过声明的长度（{total} 字节）。"),
+            format!("The photo upload sent more than its declared length ({total} bytes)."),
         )
     }
 

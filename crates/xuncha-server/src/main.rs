@@ -118,6 +118,50 @@ enum Command {
         #[command(flatten)]
         storage: StorageArgs,
     },
+    /// Move a user to another role and team or district (a trainee changes teams, an inspector becomes a
+    /// leader). Their devices download the new scope at their next sync and remove what they may no
+    /// longer hold; their unsent work stays on the phone and is sent (or refused, with the reason).
+    SetUser {
+        #[command(flatten)]
+        db: DbArg,
+        #[arg(long)]
+        user: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        #[arg(long)]
+        team: Option<String>,
+        #[arg(long)]
+        district: Option<String>,
+    },
+    /// Export the findings --user may see (the same scope as their device) to --out: findings.xlsx,
+    /// findings.csv (UTF-8 with BOM) and photos/<id>-<n>.jpg. --from/--to filter by the day observed.
+    /// With --watermark each photo copy carries its time, position and category (needs a CJK font:
+    /// fonts-noto-cjk, or --font). The stored photos are only read, never changed.
+    Export {
+        /// Username whose view is exported (a team leader gets the team, a district office the district).
+        #[arg(long)]
+        user: String,
+        /// Output folder (created if missing; files in it are overwritten).
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        storage: StorageArgs,
+        /// First day observed, YYYY-MM-DD (inclusive).
+        #[arg(long)]
+        from: Option<chrono::NaiveDate>,
+        /// Last day observed, YYYY-MM-DD (inclusive).
+        #[arg(long)]
+        to: Option<chrono::NaiveDate>,
+        /// Stamp time, position and category on the photo copies.
+        #[arg(long)]
+        watermark: bool,
+        /// CJK font file (.ttc/.otf/.ttf) for --watermark; default: the first of the usual system paths.
+        #[arg(long, env = "XUNCHA_WATERMARK_FONT")]
+        font: Option<PathBuf>,
+        /// Language of headers and labels.
+        #[arg(long, value_enum, default_value = "zh")]
+        lang: tools::export::Lang,
+    },
     /// Revoke every sign-in of a user (a lost or stolen phone).
     RevokeTokens {
         #[command(flatten)]
@@ -254,6 +298,22 @@ async fn main() -> Result<()> {
             if summary.failed > 0 {
                 std::process::exit(1);
             }
+        }
+        Command::SetUser { db, user, role, team, district } => {
+            let store = open_store(&db.config(PathBuf::new())).await?;
+            let scope = team.clone().or(district.clone()).unwrap_or_default();
+            admin::set_user(&*store, &user, role, team, district).await?;
+            println!("{user} is now {} {scope}; their devices switch scope at the next sync", role.as_str());
+        }
+        Command::Export { user, out, storage, from, to, watermark, font, lang } => {
+            let config = storage.config();
+            tools::export::check_blobs(&config.blobs).map_err(|e| anyhow::anyhow!(e.message()))?;
+            let store = open_store(&config).await?;
+            let blobs = xuncha_server::blobs::FsBlobStore::open(&config.blobs)?;
+            let opts = tools::export::ExportOptions { username: user, out, from, to, watermark, font, lang };
+            tools::export::run(&*store, &blobs, &opts, &mut std::io::stdout())
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message()))?;
         }
         Command::RevokeTokens { db, user } => {
             let store = open_store(&db.config(PathBuf::new())).await?;

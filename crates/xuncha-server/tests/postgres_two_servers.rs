@@ -198,13 +198,13 @@ async fn two_servers_on_one_database_converge_and_replays_stay_replays() {
         }
     };
     let first = push(1);
-    assert_eq!(send(0, first.clone()).await, OpOutcome::Applied { version: 1, replayed: false });
-    assert_eq!(send(1, first.clone()).await, OpOutcome::Applied { version: 1, replayed: true });
-    assert_eq!(send(0, first).await, OpOutcome::Applied { version: 1, replayed: true });
+    assert_eq!(send(0, first.clone()).await, OpOutcome::Applied { version: 1, replayed: false, conflicts: vec![] });
+    assert_eq!(send(1, first.clone()).await, OpOutcome::Applied { version: 1, replayed: true, conflicts: vec![] });
+    assert_eq!(send(0, first).await, OpOutcome::Applied { version: 1, replayed: true, conflicts: vec![] });
     // One new op to both servers at the same moment: applied once.
     let both = push(2);
     let (x, y) = tokio::join!(send(0, both.clone()), send(1, both));
-    let fresh = [x, y].iter().filter(|o| **o == OpOutcome::Applied { version: 1, replayed: false }).count();
+    let fresh = [x, y].iter().filter(|o| **o == OpOutcome::Applied { version: 1, replayed: false, conflicts: vec![] }).count();
     assert_eq!(fresh, 1);
     println!("replayed through the other server: replayed=true; simultaneous on both: applied once");
 }

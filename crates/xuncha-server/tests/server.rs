@@ -18,7 +18,7 @@ async fn api_error(resp: reqwest::Response) -> ApiError {
 
 fn applied(r: &OpOutcome) -> (u64, bool) {
     match r {
-        OpOutcome::Applied { version, replayed } => (*version, *replayed),
+        OpOutcome::Applied { version, replayed, .. } => (*version, *replayed),
         OpOutcome::Rejected { error } => panic!("rejected: {error:?}"),
     }
 }
@@ -165,7 +165,7 @@ async fn inspector_cannot_approve_but_the_team_leader_can_and_another_leader_can
     assert_eq!(rec.history.len(), 3);
 
     // Approved: the author can no longer edit.
-    let edit = ins.op(id, OpBody::Edit { base_version: 3, fields: fields(Some(HUBIN), vec![hash]) });
+    let edit = ins.op(id, OpBody::Edit { base_version: 3, fields: fields(Some(HUBIN), vec![hash]), base: None });
     assert_eq!(rejected_code(&ins.push(&[edit]).await[0].outcome), "finding.not_editable");
 }
 

@@ -124,7 +124,7 @@ mod postgres {
                     for seq in 1..=PER_WRITER {
                         let c = create(seq);
                         let r = w.store.push(&w.people[who], dev, vec![c.clone()], Utc::now()).await.unwrap();
-                        assert_eq!(r[0].outcome, OpOutcome::Applied { version: 1, replayed: false });
+                        assert_eq!(r[0].outcome, OpOutcome::Applied { version: 1, replayed: false, conflicts: vec![] });
                         committed.push(c.finding_id);
                     }
                     committed

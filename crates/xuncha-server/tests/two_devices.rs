@@ -187,9 +187,9 @@ async fn a_replayed_push_creates_no_duplicate() {
     };
     let first = send().await;
     let (second, third) = tokio::join!(send(), send());
-    assert_eq!(first.results[0].outcome, OpOutcome::Applied { version: 1, replayed: false });
+    assert_eq!(first.results[0].outcome, OpOutcome::Applied { version: 1, replayed: false, conflicts: vec![] });
     for r in [second, third] {
-        assert_eq!(r.results[0].outcome, OpOutcome::Applied { version: 1, replayed: true });
+        assert_eq!(r.results[0].outcome, OpOutcome::Applied { version: 1, replayed: true, conflicts: vec![] });
     }
 
     // The leader sees it once.

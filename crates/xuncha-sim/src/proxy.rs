@@ -1,12 +1,13 @@
 //! A fault-injecting TCP proxy for tests (research/reliability.md §2.6): in-process, tokio, listening on
 //! 127.0.0.1:0 and forwarding to the server. It follows HTTP/1.1 requests on each connection (request
 //! line + `Content-Length`; the device never pipelines), so a fault can target one kind of request
-//! (`POST /api/v1/sync/push`, `PUT /api/v1/photos/…`) while the health probe passes, and every
-//! exchange is logged with the status the server answered.
+//! (`POST /api/v1/sync/push`, `PATCH /api/v1/photos/…`) while the health probe passes, and every
+//! exchange is logged with the status the server answered and the request bytes forwarded.
 //!
 //! Faults, switchable at run time with [`FaultProxy::set`] (they apply from the next chunk on, also on
 //! pooled keep-alive connections): pass, latency, bandwidth cap, blackhole (accept, never answer),
-//! reset after N bytes of the request (an interrupted upload: nothing committed) or of the response
+//! reset after N bytes of the request (an interrupted upload: nothing committed, though a resumable
+//! photo upload keeps the bytes that got through) or of the response
 //! (after the server committed: a lost acknowledgement), tiny segments, and a seeded chaos mode that
 //! drops requests or responses, delays them, or replays a captured request a second time.
 
@@ -108,6 +109,9 @@ pub struct Exchange {
     /// The whole response reached the client... as far as the proxy knows: its head was forwarded and
     /// the connection was not reset by the proxy.
     pub delivered: bool,
+    /// Bytes of this request (head and body) the proxy wrote towards the server: what an interrupted
+    /// upload cost on the wire, so a test can tell a resumed upload from a restarted one.
+    pub req_bytes: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -390,7 +394,14 @@ fn choose(sh: &Shared, method: &str, path: &str) -> Current {
         }
     };
     let mut log = lock(&sh.log);
-    log.push(Exchange { method: method.to_string(), path: path.to_string(), fate, status: None, delivered: false });
+    log.push(Exchange {
+        method: method.to_string(),
+        path: path.to_string(),
+        fate,
+        status: None,
+        delivered: false,
+        req_bytes: 0,
+    });
     Current {
         log_idx: log.len() - 1,
         fault,
@@ -415,12 +426,15 @@ async fn forward_up(sh: &Shared, c: &mut Current, bytes: &[u8], server: &mut Tcp
                 return false;
             }
             c.req_sent += allowed as u64;
+            lock(&sh.log)[c.log_idx].req_bytes = c.req_sent;
             allowed == bytes.len() && c.req_sent < n
         }
         _ => {
             c.req_sent += bytes.len() as u64;
             let fault = c.fault.clone();
-            write_with(sh, &fault, bytes, server).await.is_ok()
+            let ok = write_with(sh, &fault, bytes, server).await.is_ok();
+            lock(&sh.log)[c.log_idx].req_bytes = c.req_sent;
+            ok
         }
     }
 }
@@ -471,7 +485,8 @@ fn finish_request(sh: &Arc<Shared>, cur: &mut Option<Current>) {
         let (method, path, _) = parse_head(&bytes[..find_head_end(&bytes).unwrap_or(bytes.len())]);
         let idx = {
             let mut log = lock(&sh.log);
-            log.push(Exchange { method, path, fate: Fate::Replay, status: None, delivered: false });
+            let req_bytes = bytes.len() as u64;
+            log.push(Exchange { method, path, fate: Fate::Replay, status: None, delivered: false, req_bytes });
             log.len() - 1
         };
         let status = tokio::time::timeout(Duration::from_secs(10), replay(sh.upstream, &bytes)).await.ok().flatten();

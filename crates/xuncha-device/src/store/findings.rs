@@ -4,6 +4,7 @@ use super::{now_text, ts_text};
 use crate::error::{DeviceError, Result};
 use crate::views::{FindingSummary, FindingView, HistoryView, PhotoRef, PositionView, Scope, SyncState};
 use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::BTreeSet;
 use xuncha_domain::finding::FindingFields;
 use xuncha_domain::{
     Action, Finding, FindingId, HistoryEntry, HistoryKind, PhotoHash, Status, TeamId, UserId, UserMessage,
@@ -26,6 +27,7 @@ pub struct FindingRow {
 /// Derived rather than stored, so it can never disagree with the outbox.
 const SYNC_STATE_SQL: &str = "CASE
     WHEN EXISTS (SELECT 1 FROM outbox o WHERE o.finding_id = f.id AND o.state = 'rejected') THEN 'rejected'
+    WHEN EXISTS (SELECT 1 FROM conflicts c WHERE c.finding_id = f.id) THEN 'conflict'
     WHEN EXISTS (SELECT 1 FROM outbox o WHERE o.finding_id = f.id AND o.state = 'pending')
         THEN CASE WHEN f.version = 0 THEN 'local' ELSE 'pending' END
     ELSE 'synced' END";
@@ -348,10 +350,63 @@ pub fn view(conn: &Connection, id: &FindingId) -> Result<FindingView> {
         version: row.version,
         received_at: row.received_at.clone(),
         rejection: row.rejection.clone(),
+        conflicts: super::conflicts::for_finding(conn, id)?,
         history,
     })
 }
 
 pub fn count(conn: &Connection) -> Result<u64> {
     Ok(conn.query_row("SELECT COUNT(*) FROM findings", [], |r| r.get::<_, i64>(0))? as u64)
+}
+
+/// Marks findings as received during scope re-download number `gen`.
+pub fn mark_seen(conn: &Connection, ids: &[FindingId], gen: i64) -> Result<()> {
+    let mut st = conn.prepare_cached("UPDATE findings SET seen_gen = ?2 WHERE id = ?1")?;
+    for id in ids {
+        st.execute(params![id.to_string(), gen])?;
+    }
+    Ok(())
+}
+
+/// After re-download `gen` finished: removes the findings the server no longer sent, i.e. those that left
+/// this person's scope (team or role changed, or drift). Never one that is only on this phone (version 0)
+/// or has ops in the outbox: unsent or refused work stays until it is sent or the person drops it.
+/// Returns how many were removed and the photos no remaining finding references (to delete their files).
+pub fn sweep_unseen(conn: &Connection, gen: i64) -> Result<(usize, Vec<PhotoHash>)> {
+    let gone: Vec<String> = conn
+        .prepare(
+            "SELECT f.id FROM findings f WHERE f.version > 0 AND f.seen_gen < ?1
+             AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.finding_id = f.id)",
+        )?
+        .query_map([gen], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut photos = BTreeSet::new();
+    for id in &gone {
+        let mut st = conn.prepare_cached("SELECT hash FROM finding_photos WHERE finding_id = ?1")?;
+        for h in st.query_map([id], |r| r.get::<_, String>(0))? {
+            photos.insert(h?);
+        }
+        // History, photo references and conflicts go with the row (ON DELETE CASCADE).
+        conn.execute("DELETE FROM findings WHERE id = ?1", [id])?;
+    }
+    let mut orphans = Vec::new();
+    for h in photos {
+        let used: bool =
+            conn.query_row("SELECT EXISTS(SELECT 1 FROM finding_photos WHERE hash = ?1)", [&h], |r| r.get(0))?;
+        if !used {
+            conn.execute("DELETE FROM photos WHERE hash = ?1", [&h])?;
+            orphans.push(h.parse()?);
+        }
+    }
+    Ok((gone.len(), orphans))
+}
+
+/// (id, version) of every finding this phone holds as the server sent it: the local side of the scope
+/// digest. Version 0 rows (never confirmed) are not the server's.
+pub fn server_versions(conn: &Connection) -> Result<Vec<(FindingId, u64)>> {
+    let rows: Vec<(String, i64)> = conn
+        .prepare("SELECT id, version FROM findings WHERE version > 0")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    rows.into_iter().map(|(id, v)| Ok((id.parse().map_err(|_| corrupt("id"))?, v as u64))).collect()
 }

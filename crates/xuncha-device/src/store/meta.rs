@@ -162,3 +162,13 @@ pub fn drop_token(conn: &Connection) -> Result<()> {
     conn.execute("UPDATE session SET token = NULL WHERE active = 1", [])?;
     Ok(())
 }
+
+/// The server's current profile of the active account (role, team or district changed by an
+/// administrator): the lists and the UI follow the new team at once.
+pub fn update_active_profile(conn: &Connection, profile: &UserProfile) -> Result<()> {
+    conn.execute(
+        "UPDATE session SET profile_json = ?2 WHERE active = 1 AND user_id = ?1",
+        params![profile.id.to_string(), serde_json::to_string(profile)?],
+    )?;
+    Ok(())
+}

@@ -4,8 +4,9 @@
 
 use rusqlite_migration::{Migrations, M};
 
-const MIGRATION_SLICE: &[M<'static>] = &[M::up(
-    r#"
+const MIGRATION_SLICE: &[M<'static>] = &[
+    M::up(
+        r#"
 -- Small facts about this installation: device_id, server_url, server_id, pull_cursor,
 -- next_device_seq, last_sync_at, last_error (UserMessage JSON).
 CREATE TABLE meta (
@@ -105,7 +106,27 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_finding ON outbox(finding_id, seq);
 CREATE INDEX outbox_state ON outbox(state, seq);
 "#,
-)];
+    ),
+    M::up(
+        r#"
+-- Fields of this device's edits that had been changed on the server to other values meanwhile: the
+-- server kept its value and handed both back. Kept until the person chooses (Engine::resolve_conflict).
+CREATE TABLE conflicts (
+    finding_id  TEXT NOT NULL REFERENCES findings(id) ON DELETE CASCADE,
+    field       TEXT NOT NULL,         -- xuncha_domain::Field
+    yours_json  TEXT NOT NULL,
+    theirs_json TEXT NOT NULL,
+    op_id       TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    PRIMARY KEY (finding_id, field)
+) STRICT;
+
+-- The scope re-download generation that last received the row from the server (sync/scope.rs):
+-- rows a finished re-download did not see have left this person's scope and are removed.
+ALTER TABLE findings ADD COLUMN seen_gen INTEGER NOT NULL DEFAULT 0;
+"#,
+    ),
+];
 
 pub const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_SLICE);
 

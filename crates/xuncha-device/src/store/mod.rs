@@ -4,6 +4,7 @@
 //! following a power loss", and field phones lose power), foreign keys on, and every user action is one
 //! transaction that writes the finding, its history line and its outbox entry together.
 
+pub mod conflicts;
 pub mod findings;
 pub mod meta;
 pub mod migrations;

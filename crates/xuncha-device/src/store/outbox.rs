@@ -9,7 +9,7 @@ use super::{meta, now_text};
 use crate::error::Result;
 use rusqlite::{params, Connection, OptionalExtension};
 use xuncha_domain::finding::FindingFields;
-use xuncha_domain::{FindingId, OpId, Status, UserId, UserMessage};
+use xuncha_domain::{FieldConflict, FindingId, OpId, Status, UserId, UserMessage};
 use xuncha_proto::{OpBody, Operation};
 
 fn kind_of(body: &OpBody) -> &'static str {
@@ -49,12 +49,14 @@ pub fn enqueue(
 
 /// Queues new field values for a finding. Folds them into the finding's last op when that op is a
 /// never-sent Create or Edit (one op instead of many; a never-synced finding stays one Create).
-/// `version` is the last server version seen (0 if never synced).
+/// `version` is the last server version seen (0 if never synced); `before` is the finding's fields just
+/// before this edit: the base the server merges against, so only what the person changed is applied.
 pub fn queue_fields(
     conn: &Connection,
     user: &UserId,
     finding: &FindingId,
     version: u64,
+    before: &FindingFields,
     fields: &FindingFields,
 ) -> Result<()> {
     let last: Option<(i64, String, i64, String)> = conn
@@ -68,8 +70,9 @@ pub fn queue_fields(
     if let Some((seq, kind, 0, body_json)) = &last {
         let folded = match serde_json::from_str::<OpBody>(body_json)? {
             OpBody::Create { .. } if kind == "create" => Some(OpBody::Create { fields: fields.clone() }),
-            OpBody::Edit { base_version, .. } if kind == "edit" => {
-                Some(OpBody::Edit { base_version, fields: fields.clone() })
+            // The folded edit keeps the base of its first part: together they changed base → fields.
+            OpBody::Edit { base_version, base, .. } if kind == "edit" => {
+                Some(OpBody::Edit { base_version, fields: fields.clone(), base })
             }
             _ => None,
         };
@@ -86,7 +89,7 @@ pub fn queue_fields(
         // The server never accepted a Create for it (e.g. the Create was refused and is being redone).
         OpBody::Create { fields: fields.clone() }
     } else {
-        OpBody::Edit { base_version: version, fields: fields.clone() }
+        OpBody::Edit { base_version: version, fields: fields.clone(), base: Some(before.clone()) }
     };
     enqueue(conn, user, finding, &body, None)?;
     Ok(())
@@ -189,9 +192,11 @@ pub fn take_batch(conn: &mut Connection, user: &UserId, max: usize) -> Result<Ve
     Ok(out)
 }
 
-/// The server committed the op: it leaves the outbox, and the finding learns its new version.
-pub fn applied(conn: &Connection, op: &Operation, version: u64) -> Result<()> {
+/// The server committed the op: it leaves the outbox, the finding learns its new version, and the fields
+/// the server kept its own value for are recorded with both values for the person to choose.
+pub fn applied(conn: &Connection, op: &Operation, version: u64, conflicts: &[FieldConflict]) -> Result<()> {
     conn.execute("DELETE FROM outbox WHERE op_id = ?1", [op.op_id.to_string()])?;
+    super::conflicts::record(conn, &op.finding_id, &op.op_id, conflicts)?;
     super::findings::set_version(conn, &op.finding_id, version)
 }
 

@@ -56,7 +56,9 @@ pub(crate) async fn push_all(inner: &Arc<Inner>, ctx: &Ctx) -> Result<()> {
                 let tx = s.conn.transaction()?;
                 for t in &batch {
                     match &by_id[&t.op.op_id] {
-                        OpOutcome::Applied { version, .. } => outbox::applied(&tx, &t.op, *version)?,
+                        OpOutcome::Applied { version, conflicts, .. } => {
+                            outbox::applied(&tx, &t.op, *version, conflicts)?
+                        }
                         OpOutcome::Rejected { error } => outbox::rejected(&tx, t, error)?,
                     }
                 }

@@ -239,7 +239,7 @@ fn respond(st: &Arc<Mutex<FakeState>>, method: &str, path: &str, head: &str, bod
             } else {
                 let v = s.versions.entry(op.finding_id.to_string()).or_insert(0);
                 *v += 1;
-                OpOutcome::Applied { version: *v, replayed: false }
+                OpOutcome::Applied { version: *v, replayed: false, conflicts: vec![] }
             };
             results.push(OpResult { op_id: op.op_id, outcome });
             s.pushed.push(op);
@@ -248,8 +248,17 @@ fn respond(st: &Arc<Mutex<FakeState>>, method: &str, path: &str, head: &str, bod
     }
     if route == paths::PULL {
         let changes = std::mem::take(&mut s.changes);
+        for c in &changes {
+            s.versions.insert(c.finding.id.to_string(), c.version);
+        }
         let cursor = changes.iter().map(|c| c.server_seq).max().unwrap_or(0);
-        return json("200 OK", &PullResponse { changes, cursor, has_more: false });
+        return json("200 OK", &PullResponse { changes, cursor, has_more: false, scope: String::new() });
+    }
+    if route == paths::DIGEST {
+        // What this fake server "holds": every finding pushed to it or handed out by a pull.
+        let held: Vec<(xuncha_domain::FindingId, u64)> =
+            s.versions.iter().map(|(id, v)| (id.parse().unwrap(), *v)).collect();
+        return json("200 OK", &xuncha_proto::ScopeDigest::of("", held.iter().map(|(id, v)| (id, *v))));
     }
     if let Some(hash) = route.strip_prefix(&format!("{}/", paths::PHOTOS)) {
         return match method {

@@ -32,10 +32,12 @@ pub fn router(state: AppState) -> Router {
         .route(paths::ME, get(auth::me))
         .route(paths::PUSH, post(sync::push).layer(DefaultBodyLimit::max(MAX_PUSH_BYTES)))
         .route(paths::PULL, get(sync::pull))
+        .route(paths::DIGEST, get(sync::digest))
         .route(
             &photo_path,
             // An explicit HEAD handler: HEAD answers "are the bytes here", GET also checks scope.
             put(photos::put_photo)
+                .patch(photos::patch_photo)
                 .head(photos::head_photo)
                 .get(photos::get_photo)
                 .layer(DefaultBodyLimit::max(MAX_PHOTO_BYTES)),

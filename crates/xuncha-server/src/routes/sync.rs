@@ -1,4 +1,5 @@
-//! Push (device → server operations) and pull (server → device changes within the user's scope).
+//! Push (device → server operations), pull (server → device changes within the user's scope) and the
+//! scope digest a device checks its copy against.
 
 use super::{ApiJson, MAX_PUSH_BYTES};
 use crate::auth::Auth;
@@ -8,7 +9,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::Json;
 use chrono::Utc;
-use xuncha_proto::{PullQuery, PullResponse, PushRequest, PushResponse, MAX_OPS_PER_PUSH, MAX_PULL_LIMIT};
+use xuncha_proto::{PullQuery, PullResponse, PushRequest, PushResponse, ScopeDigest, MAX_OPS_PER_PUSH, MAX_PULL_LIMIT};
 
 #[tracing::instrument(skip_all, fields(user = %auth.session.principal.user, ops = tracing::field::Empty))]
 pub async fn push(
@@ -42,4 +43,15 @@ pub async fn pull(
     let page = s.store.pull(&auth.session.principal, q.cursor, limit).await?;
     tracing::debug!(changes = page.changes.len(), cursor = page.cursor, has_more = page.has_more, "pull");
     Ok(Json(page))
+}
+
+/// Count and checksum of the caller's whole scope. Costs one scan of the scope's (id, version) pairs, so
+/// devices ask for it after catching up, not on every pull.
+#[tracing::instrument(skip_all, fields(user = %auth.session.principal.user))]
+pub async fn digest(State(s): State<AppState>, auth: Auth) -> Result<Json<ScopeDigest>, AppError> {
+    let p = &auth.session.principal;
+    let versions = s.store.scope_versions(p).await?;
+    let d = ScopeDigest::of(&crate::store::scope_key(p), versions.iter().map(|(id, v)| (id, *v)));
+    tracing::debug!(count = d.count, "scope digest");
+    Ok(Json(d))
 }

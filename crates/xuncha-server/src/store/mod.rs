@@ -13,7 +13,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
-use xuncha_domain::{DeviceId, DistrictId, PhotoHash, Principal, Role, SubDistrictId, TeamId, UserId};
+use xuncha_domain::{DeviceId, DistrictId, FindingId, PhotoHash, Principal, Role, SubDistrictId, TeamId, UserId};
 use xuncha_proto::{OpResult, Operation, PullResponse, UserProfile};
 
 pub mod postgres;
@@ -32,6 +32,19 @@ pub async fn open(config: &Config, rules: Arc<Rules>) -> Result<Arc<dyn ServerSt
         Some(url) => Arc::new(PostgresStore::open(url, rules).await?),
         None => Arc::new(SqliteStore::open(&config.db, rules).await?),
     })
+}
+
+/// Names what a principal may see; it changes exactly when their visible set's rule changes (role, team,
+/// district). Devices store it and re-download their scope when it differs (`PullResponse::scope`).
+pub fn scope_key(p: &Principal) -> String {
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+    match p.role {
+        Role::Admin => "admin".into(),
+        Role::Inspector | Role::TeamLeader => {
+            format!("{}:user={},team={}", p.role.as_str(), p.user, opt(p.team.map(|t| t.to_string())))
+        }
+        Role::DistrictOffice => format!("district_office:district={}", opt(p.district.map(|d| d.to_string()))),
+    }
 }
 
 /// SHA-256 of a bearer token; the only form in which tokens are stored.
@@ -169,6 +182,15 @@ pub trait ServerStore: Send + Sync + 'static {
     async fn add_user(&self, u: NewUser, now: DateTime<Utc>) -> Result<(), StoreError>;
     /// The principal of a user, as a token for them would give (used by seeding, which has no token).
     async fn principal_of(&self, user: UserId) -> Result<Option<Principal>, StoreError>;
+    /// Moves a user to another role, team or district (scopes change at their next request: the server
+    /// re-derives the principal each time). `None` when there is no such user.
+    async fn set_user_scope(
+        &self,
+        username: &str,
+        role: Role,
+        team: Option<TeamId>,
+        district: Option<DistrictId>,
+    ) -> Result<Option<UserId>, StoreError>;
 
     // ---- sync ----
     /// Applies each op at most once, each in its own transaction, and answers one result per op in order.
@@ -181,6 +203,9 @@ pub trait ServerStore: Send + Sync + 'static {
     ) -> Result<Vec<OpResult>, StoreError>;
     /// Findings changed after `cursor` that the principal may see, oldest change first; `limit` ≥ 1.
     async fn pull(&self, principal: &Principal, cursor: u64, limit: u32) -> Result<PullResponse, StoreError>;
+    /// (id, version) of every finding the principal may see, in no particular order: the input of the
+    /// scope digest a device compares with what it holds.
+    async fn scope_versions(&self, principal: &Principal) -> Result<Vec<(FindingId, u64)>, StoreError>;
 
     // ---- photos ----
     async fn record_photo_upload(

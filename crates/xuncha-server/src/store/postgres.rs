@@ -19,7 +19,7 @@
 use super::{
     Credentials, NewDistrict, NewSubDistrict, NewUser, PhotoRecorded, ServerStore, Session, StoreError, Team, TokenHash,
 };
-use crate::apply::{self, Current, Decision, Rules};
+use crate::apply::{self, Current, Rules};
 use crate::config::DatabaseUrl;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -300,28 +300,21 @@ async fn push_one(
         }
         let result: Option<&str> = row.try_get(1)?;
         let result = result.ok_or_else(|| StoreError::Corrupt(format!("op {} has no stored result", op.op_id)))?;
-        return Ok(match serde_json::from_str::<OpOutcome>(result)? {
-            OpOutcome::Applied { version, .. } => OpOutcome::Applied { version, replayed: true },
-            rejected => rejected,
-        });
+        return Ok(apply::replayed(serde_json::from_str::<OpOutcome>(result)?));
     }
 
     let current = load_current(&tx, op.finding_id).await?;
-    let outcome = match apply::decide(rules, principal, current.as_ref(), op, now) {
-        Decision::Insert(c) => {
-            if write_change(&tx, &c, true, now).await? {
-                OpOutcome::Applied { version: c.version, replayed: false }
-            } else {
-                // Another op created this id between our read and our insert: the same answer a
-                // serial order would have given.
-                OpOutcome::Rejected { error: apply::messages::finding_exists() }
-            }
-        }
-        Decision::Update(c) => {
-            write_change(&tx, &c, false, now).await?;
-            OpOutcome::Applied { version: c.version, replayed: false }
-        }
-        Decision::Reject(error) => OpOutcome::Rejected { error },
+    let decision = apply::decide(rules, principal, current.as_ref(), op, now);
+    let written = match decision.to_write() {
+        Some((c, insert)) => write_change(&tx, c, insert, now).await?,
+        None => true,
+    };
+    let outcome = if written {
+        decision.into_outcome()
+    } else {
+        // Another op created this id between our read and our insert: the same answer a serial order
+        // would have given.
+        OpOutcome::Rejected { error: apply::messages::finding_exists() }
     };
     tx.execute(
         "UPDATE applied_ops SET result_json = $2 WHERE op_id = $1",
@@ -459,7 +452,7 @@ async fn pull_page(client: &Object, p: &Principal, cursor: u64, limit: u32) -> R
         });
     }
     let cursor = changes.last().map_or(cursor, |c| c.server_seq);
-    Ok(PullResponse { changes, cursor, has_more })
+    Ok(PullResponse { changes, cursor, has_more, scope: super::scope_key(p) })
 }
 
 #[async_trait]
@@ -662,6 +655,23 @@ impl ServerStore for PostgresStore {
         c.query_opt(&sql, &[&user.0]).await?.as_ref().map(principal_from).transpose()
     }
 
+    async fn set_user_scope(
+        &self,
+        username: &str,
+        role: Role,
+        team: Option<TeamId>,
+        district: Option<DistrictId>,
+    ) -> Result<Option<UserId>, StoreError> {
+        let c = self.client().await?;
+        let row = c
+            .query_opt(
+                "UPDATE users SET role = $2, team_id = $3, district_id = $4 WHERE username = $1 RETURNING id",
+                &[&username, &role.as_str(), &team.map(|t| t.0), &district.map(|d| d.0)],
+            )
+            .await?;
+        row.map(|r| Ok(UserId(r.try_get(0)?))).transpose()
+    }
+
     async fn push(
         &self,
         principal: &Principal,
@@ -681,6 +691,14 @@ impl ServerStore for PostgresStore {
     async fn pull(&self, principal: &Principal, cursor: u64, limit: u32) -> Result<PullResponse, StoreError> {
         let c = self.client().await?;
         pull_page(&c, principal, cursor, limit.max(1)).await
+    }
+
+    async fn scope_versions(&self, principal: &Principal) -> Result<Vec<(FindingId, u64)>, StoreError> {
+        let c = self.client().await?;
+        let (scope, scope_params) = scope_sql(principal, 1);
+        let params: Vec<&(dyn ToSql + Sync)> = scope_params.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
+        let rows = c.query(&format!("SELECT f.id, f.version FROM findings f WHERE {scope}"), &params).await?;
+        rows.iter().map(|r| Ok((FindingId(r.try_get(0)?), r.try_get::<_, i64>(1)? as u64))).collect()
     }
 
     async fn record_photo_upload(

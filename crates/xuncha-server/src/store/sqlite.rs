@@ -8,7 +8,7 @@
 use super::{
     Credentials, NewDistrict, NewSubDistrict, NewUser, PhotoRecorded, ServerStore, Session, StoreError, Team, TokenHash,
 };
-use crate::apply::{self, Current, Decision, Rules};
+use crate::apply::{self, Current, Rules};
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -21,7 +21,8 @@ use std::time::Duration;
 use uuid::Uuid;
 use xuncha_domain::finding::FindingFields;
 use xuncha_domain::{
-    DeviceId, DistrictId, Finding, FindingId, HistoryEntry, PhotoHash, Principal, Role, Status, SubDistrictId, UserId,
+    DeviceId, DistrictId, Finding, FindingId, HistoryEntry, PhotoHash, Principal, Role, Status, SubDistrictId, TeamId,
+    UserId,
 };
 use xuncha_proto::{DistrictRef, FindingRecord, OpOutcome, OpResult, Operation, PullResponse, TeamRef, UserProfile};
 
@@ -248,10 +249,7 @@ fn push_one(
         if user != principal.user.to_string() {
             return Ok(OpOutcome::Rejected { error: apply::messages::op_id_reused() });
         }
-        return Ok(match serde_json::from_str::<OpOutcome>(&result)? {
-            OpOutcome::Applied { version, .. } => OpOutcome::Applied { version, replayed: true },
-            rejected => rejected,
-        });
+        return Ok(apply::replayed(serde_json::from_str::<OpOutcome>(&result)?));
     }
     let device_seq = to_i64(op.device_seq, "device_seq")?;
     let slot_taken: bool = tx.query_row(
@@ -265,17 +263,11 @@ fn push_one(
     }
 
     let current = load_current(&tx, op.finding_id)?;
-    let outcome = match apply::decide(rules, principal, current.as_ref(), op, now) {
-        Decision::Insert(c) => {
-            write_change(&tx, &c, true, now)?;
-            OpOutcome::Applied { version: c.version, replayed: false }
-        }
-        Decision::Update(c) => {
-            write_change(&tx, &c, false, now)?;
-            OpOutcome::Applied { version: c.version, replayed: false }
-        }
-        Decision::Reject(error) => OpOutcome::Rejected { error },
-    };
+    let decision = apply::decide(rules, principal, current.as_ref(), op, now);
+    if let Some((c, insert)) = decision.to_write() {
+        write_change(&tx, c, insert, now)?;
+    }
+    let outcome = decision.into_outcome();
     tx.execute(
         "INSERT INTO applied_ops(op_id, device_id, device_seq, user_id, finding_id, result_json, applied_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -425,7 +417,7 @@ fn pull_page(conn: &Connection, p: &Principal, cursor: u64, limit: u32) -> Resul
         });
     }
     let cursor = changes.last().map_or(cursor, |c| c.server_seq);
-    Ok(PullResponse { changes, cursor, has_more })
+    Ok(PullResponse { changes, cursor, has_more, scope: super::scope_key(p) })
 }
 
 #[async_trait]
@@ -635,6 +627,27 @@ impl ServerStore for SqliteStore {
         .await
     }
 
+    async fn set_user_scope(
+        &self,
+        username: &str,
+        role: Role,
+        team: Option<TeamId>,
+        district: Option<DistrictId>,
+    ) -> Result<Option<UserId>, StoreError> {
+        let username = username.to_string();
+        self.write(move |c, _| {
+            let id: Option<String> = c
+                .query_row(
+                    "UPDATE users SET role = ?2, team_id = ?3, district_id = ?4 WHERE username = ?1 RETURNING id",
+                    params![username, role.as_str(), team.map(|t| t.to_string()), district.map(|d| d.to_string())],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            opt_id(id)
+        })
+        .await
+    }
+
     async fn push(
         &self,
         principal: &Principal,
@@ -654,6 +667,21 @@ impl ServerStore for SqliteStore {
     async fn pull(&self, principal: &Principal, cursor: u64, limit: u32) -> Result<PullResponse, StoreError> {
         let principal = principal.clone();
         self.read(move |c| pull_page(c, &principal, cursor, limit.max(1))).await
+    }
+
+    async fn scope_versions(&self, principal: &Principal) -> Result<Vec<(FindingId, u64)>, StoreError> {
+        let p = principal.clone();
+        self.read(move |c| {
+            let (scope, scope_params) = scope_sql(&p, 1);
+            let mut stmt = c.prepare_cached(&format!("SELECT f.id, f.version FROM findings f WHERE {scope}"))?;
+            let values: Vec<rusqlite::types::Value> =
+                scope_params.into_iter().map(|v| v.map_or(rusqlite::types::Value::Null, Into::into)).collect();
+            let rows = stmt
+                .query_map(rusqlite::params_from_iter(values), |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter().map(|(id, v)| Ok((parse_id(&id)?, v as u64))).collect()
+        })
+        .await
     }
 
     async fn record_photo_upload(

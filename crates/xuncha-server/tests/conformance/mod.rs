@@ -36,7 +36,8 @@ macro_rules! stories {
             a_photo_is_visible_to_its_uploader_and_to_whoever_sees_its_finding,
             duplicate_names_are_already_exists,
             concurrent_duplicates_apply_once,
-            text_round_trips_and_names_ignore_case
+            text_round_trips_and_names_ignore_case,
+            scope_versions_moves_and_field_merges
         );
     };
     (@each $open:path; $($name:ident),*) => {
@@ -192,8 +193,8 @@ pub async fn an_op_applies_once_and_a_rejection_is_remembered(store: Store) {
     let (p, dev) = (&w.people[0], DeviceId::new_v7());
     let op0 = create(1);
     let r = w.store.push(p, dev, vec![op0.clone(), op0.clone()], Utc::now()).await.unwrap();
-    assert_eq!(r[0].outcome, OpOutcome::Applied { version: 1, replayed: false });
-    assert_eq!(r[1].outcome, OpOutcome::Applied { version: 1, replayed: true });
+    assert_eq!(r[0].outcome, OpOutcome::Applied { version: 1, replayed: false, conflicts: vec![] });
+    assert_eq!(r[1].outcome, OpOutcome::Applied { version: 1, replayed: true, conflicts: vec![] });
     assert_eq!(w.store.pull(p, 0, 100).await.unwrap().changes.len(), 1);
 
     let approve = op(2, op0.finding_id, OpBody::ChangeStatus { base_version: 1, action: Action::Approve });
@@ -210,7 +211,7 @@ pub async fn an_op_applies_once_and_a_rejection_is_remembered(store: Store) {
     assert_eq!(code(&d[0].outcome), "sync.op_id_reused");
     // The clash was not recorded: the same op in a free slot of another device applies.
     let e = w.store.push(p, DeviceId::new_v7(), vec![clash], Utc::now()).await.unwrap();
-    assert_eq!(e[0].outcome, OpOutcome::Applied { version: 1, replayed: false });
+    assert_eq!(e[0].outcome, OpOutcome::Applied { version: 1, replayed: false, conflicts: vec![] });
     // A create for an existing id is refused (and that answer is kept too).
     let again = op(3, op0.finding_id, OpBody::Create { fields: fields(None) });
     let f = w.store.push(p, dev, vec![again.clone()], Utc::now()).await.unwrap();
@@ -233,18 +234,18 @@ pub async fn edits_and_status_changes_with_replays_and_conflicts(store: Store) {
     // Edit based on the unsynced create (base 0), then a stale edit on version 1.
     let mut moved = fields(Some(GeoPoint::new(30.27, 120.175).unwrap()));
     moved.description = "楼道堆物，已拍照".to_string().try_into().unwrap();
-    let edit = op(2, id, OpBody::Edit { base_version: 0, fields: moved.clone() });
-    let stale = op(3, id, OpBody::Edit { base_version: 1, fields: fields(None) });
+    let edit = op(2, id, OpBody::Edit { base_version: 0, fields: moved.clone(), base: None });
+    let stale = op(3, id, OpBody::Edit { base_version: 1, fields: fields(None), base: None });
     let submit = op(4, id, OpBody::ChangeStatus { base_version: 2, action: Action::Submit });
     let r = w.store.push(author, dev, vec![c, edit.clone(), stale, submit.clone()], Utc::now()).await.unwrap();
     let got: Vec<&str> = r.iter().map(|r| code(&r.outcome)).collect();
     assert_eq!(got, ["applied", "applied", "sync.conflict", "applied"]);
-    assert_eq!(r[3].outcome, OpOutcome::Applied { version: 3, replayed: false });
+    assert_eq!(r[3].outcome, OpOutcome::Applied { version: 3, replayed: false, conflicts: vec![] });
 
     // A replay of the edit answers what it answered then, not the current version.
     let again = w.store.push(author, dev, vec![edit, submit], Utc::now()).await.unwrap();
-    assert_eq!(again[0].outcome, OpOutcome::Applied { version: 2, replayed: true });
-    assert_eq!(again[1].outcome, OpOutcome::Applied { version: 3, replayed: true });
+    assert_eq!(again[0].outcome, OpOutcome::Applied { version: 2, replayed: true, conflicts: vec![] });
+    assert_eq!(again[1].outcome, OpOutcome::Applied { version: 3, replayed: true, conflicts: vec![] });
 
     // A stranger cannot see it to change it; the inspector cannot approve; the leader can.
     let approve = |seq| op(seq, id, OpBody::ChangeStatus { base_version: 3, action: Action::Approve });
@@ -253,7 +254,7 @@ pub async fn edits_and_status_changes_with_replays_and_conflicts(store: Store) {
     let i = w.store.push(author, dev, vec![approve(5)], Utc::now()).await.unwrap();
     assert_eq!(code(&i[0].outcome), "auth.not_permitted");
     let l = w.store.push(leader, DeviceId::new_v7(), vec![approve(1)], Utc::now()).await.unwrap();
-    assert_eq!(l[0].outcome, OpOutcome::Applied { version: 4, replayed: false });
+    assert_eq!(l[0].outcome, OpOutcome::Applied { version: 4, replayed: false, conflicts: vec![] });
 
     let rec = w.store.pull(leader, 0, 10).await.unwrap().changes.pop().unwrap();
     assert_eq!((rec.finding.id, rec.version, rec.finding.status), (id, 4, Status::Approved));
@@ -314,9 +315,9 @@ pub async fn pages_are_contiguous_without_gaps_or_repeats(store: Store) {
     for (who, id) in ids.iter().step_by(3) {
         let (dev, seq) = devs.get_mut(who).unwrap();
         *seq += 1;
-        let e = op(*seq, *id, OpBody::Edit { base_version: 1, fields: fields(None) });
+        let e = op(*seq, *id, OpBody::Edit { base_version: 1, fields: fields(None), base: None });
         let r = w.store.push(&w.people[*who], *dev, vec![e], Utc::now()).await.unwrap();
-        assert_eq!(r[0].outcome, OpOutcome::Applied { version: 2, replayed: false });
+        assert_eq!(r[0].outcome, OpOutcome::Applied { version: 2, replayed: false, conflicts: vec![] });
     }
     for p in &w.people {
         let whole = w.store.pull(p, 0, 1000).await.unwrap();
@@ -417,7 +418,7 @@ pub async fn concurrent_duplicates_apply_once(store: Store) {
     let mut fresh = 0;
     for t in tasks {
         match t.await.unwrap()[0].outcome {
-            OpOutcome::Applied { version: 1, replayed } => fresh += usize::from(!replayed),
+            OpOutcome::Applied { version: 1, replayed, .. } => fresh += usize::from(!replayed),
             ref o => panic!("{o:?}"),
         }
     }
@@ -430,7 +431,7 @@ pub async fn concurrent_duplicates_apply_once(store: Store) {
             tokio::spawn(async move {
                 let mut f = fields(None);
                 f.address = format!("第 {i} 版");
-                let e = op(1, id, OpBody::Edit { base_version: 1, fields: f });
+                let e = op(1, id, OpBody::Edit { base_version: 1, fields: f, base: None });
                 w.store.push(&w.people[0], DeviceId::new_v7(), vec![e], Utc::now()).await.unwrap()
             })
         })
@@ -474,7 +475,7 @@ pub async fn text_round_trips_and_names_ignore_case(store: Store) {
     f.address = "\u{0}".into();
     let c = Operation { body: OpBody::Create { fields: f.clone() }, ..create(1) };
     let r = w.store.push(p, DeviceId::new_v7(), vec![c], Utc::now()).await.unwrap();
-    assert_eq!(r[0].outcome, OpOutcome::Applied { version: 1, replayed: false });
+    assert_eq!(r[0].outcome, OpOutcome::Applied { version: 1, replayed: false, conflicts: vec![] });
     let rec = w.store.pull(p, 0, 10).await.unwrap().changes.pop().unwrap();
     assert_eq!(rec.finding.fields, f);
 
@@ -485,4 +486,67 @@ pub async fn text_round_trips_and_names_ignore_case(store: Store) {
     assert!(w.store.credentials("u0\u{0}").await.unwrap().is_none());
     assert_eq!(w.store.revoke_user_tokens("U0", Utc::now()).await.unwrap(), Some(1));
     assert_eq!(w.store.revoke_user_tokens("u\u{0}", Utc::now()).await.unwrap(), None);
+}
+
+/// The digest's input equals the pull's set for every role; a move changes the principal, the scope
+/// name and the set at once; a stale edit with a base merges per field and hands back the conflict.
+pub async fn scope_versions_moves_and_field_merges(store: Store) {
+    use xuncha_server::store::scope_key;
+    let w = world(store).await;
+    for author in [0, 1, 2, 3] {
+        let r = w.store.push(&w.people[author], DeviceId::new_v7(), vec![create(1), create(2)], Utc::now()).await;
+        assert!(r.unwrap().iter().all(|r| matches!(r.outcome, OpOutcome::Applied { .. })));
+    }
+    for p in &w.people {
+        let page = w.store.pull(p, 0, 500).await.unwrap();
+        assert_eq!(page.scope, scope_key(p));
+        let mut pulled: Vec<_> = page.changes.iter().map(|r| (r.finding.id, r.version)).collect();
+        let mut versions = w.store.scope_versions(p).await.unwrap();
+        pulled.sort();
+        versions.sort();
+        assert_eq!(pulled, versions, "{:?}", p.role);
+    }
+
+    // Inspector 1 moves to team 0: their principal, scope name and visible set follow.
+    let before = w.people[1].clone();
+    let moved = w.store.set_user_scope("u1", Role::Inspector, Some(w.teams[0].id), None).await.unwrap();
+    assert_eq!(moved, Some(before.user));
+    let after = w.store.principal_of(before.user).await.unwrap().unwrap();
+    assert_eq!(after.team, Some(w.teams[0].id));
+    assert_ne!(scope_key(&after), scope_key(&before));
+    let seen: HashSet<_> = w.store.scope_versions(&after).await.unwrap().into_iter().map(|(id, _)| id).collect();
+    let leader0: HashSet<_> =
+        w.store.scope_versions(&w.people[3]).await.unwrap().into_iter().map(|(id, _)| id).collect();
+    assert!(leader0.is_subset(&seen), "the new team's findings are visible");
+    assert_eq!(seen.len(), leader0.len() + 2, "plus their own two from the old team");
+    assert_eq!(w.store.set_user_scope("nobody", Role::Admin, None, None).await.unwrap(), None);
+
+    // A stale edit with a base: the field only it changed applies, the one changed on both sides
+    // comes back with both values and the server's value stays.
+    let author = &w.people[0];
+    let dev = DeviceId::new_v7();
+    let c = create(10);
+    let id = c.finding_id;
+    w.store.push(author, dev, vec![c], Utc::now()).await.unwrap();
+    let base = fields(None);
+    let mut first = base.clone();
+    first.description = "第一台手机".to_string().try_into().unwrap();
+    let mut second = base.clone();
+    second.description = "第二台手机".to_string().try_into().unwrap();
+    second.address = "补充地址".into();
+    let e1 = op(11, id, OpBody::Edit { base_version: 1, fields: first, base: Some(base.clone()) });
+    let e2 = op(12, id, OpBody::Edit { base_version: 1, fields: second, base: Some(base) });
+    let r = w.store.push(author, dev, vec![e1, e2.clone()], Utc::now()).await.unwrap();
+    assert!(matches!(&r[0].outcome, OpOutcome::Applied { version: 2, conflicts, .. } if conflicts.is_empty()));
+    let OpOutcome::Applied { version: 3, conflicts, replayed: false } = &r[1].outcome else { panic!("{r:?}") };
+    assert_eq!(conflicts.len(), 1);
+    assert_eq!(conflicts[0].theirs, serde_json::json!("第一台手机"));
+    // A retry gets the same conflicts back.
+    let again = w.store.push(author, dev, vec![e2], Utc::now()).await.unwrap();
+    assert!(
+        matches!(&again[0].outcome, OpOutcome::Applied { version: 3, conflicts: c, replayed: true } if c.len() == 1)
+    );
+    let rec = w.store.pull(author, 0, 500).await.unwrap().changes.into_iter().find(|r| r.finding.id == id).unwrap();
+    assert_eq!(rec.finding.fields.description.as_str(), "第一台手机");
+    assert_eq!(rec.finding.fields.address, "补充地址");
 }

@@ -1,0 +1,173 @@
+//! The real `xuncha-server` process under test, one per backend: seeded with the demo world, serving on
+//! 127.0.0.1:0, stopped (stdin closed, then killed if it lingers) on drop. Also the throw-away PostgreSQL
+//! databases the bench creates and drops.
+
+use anyhow::{bail, Context, Result};
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+/// Which database a server runs on.
+#[derive(Debug, Clone)]
+pub enum Db {
+    /// A SQLite file in the server's temp folder.
+    Sqlite,
+    /// A PostgreSQL database (already created) at this URL.
+    Postgres(String),
+}
+
+impl Db {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Db::Sqlite => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+}
+
+pub struct Server {
+    pub dir: TempDir,
+    pub url: String,
+    pub db: Db,
+    child: Option<(Child, ChildStdin)>,
+}
+
+impl Server {
+    /// Links (or copies) the binary into a fresh temp folder, so a colleague rebuilding
+    /// `target/release/xuncha-server` during the run cannot change it under us; seeds; starts.
+    pub fn start(bin: &Path, db: Db, demo_photo: &Path, log_level: &str) -> Result<Self> {
+        let dir = tempfile::Builder::new().prefix("xuncha-sync-bench-").tempdir().context("temp folder")?;
+        let own_bin = dir.path().join("xuncha-server");
+        if std::fs::hard_link(bin, &own_bin).is_err() {
+            std::fs::copy(bin, &own_bin).with_context(|| format!("copying {}", bin.display()))?;
+        }
+        // One demo photo only: every demo finding then shows the same photo, so a leader's first sync
+        // downloads one photo, and the pull is what gets measured.
+        let photos = dir.path().join("demo-photos");
+        std::fs::create_dir_all(&photos)?;
+        let name = demo_photo.file_name().context("demo photo has no file name")?;
+        std::fs::copy(demo_photo, photos.join(name)).with_context(|| format!("copying {}", demo_photo.display()))?;
+        let mut me = Self { dir, url: String::new(), db, child: None };
+        let out = Command::new(&own_bin)
+            .args(["seed-demo", "--date", "2026-11-20"])
+            .args(me.storage_args())
+            .arg("--demo-photos")
+            .arg(&photos)
+            .env("XUNCHA_LOG", "warn")
+            .output()
+            .context("running seed-demo")?;
+        if !out.status.success() {
+            bail!("seed-demo failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let log = std::fs::File::create(me.dir.path().join("server.log"))?;
+        let mut child = Command::new(&own_bin)
+            .args(["serve", "--listen", "127.0.0.1:0", "--stop-on-stdin-close"])
+            .args(me.storage_args())
+            .env("XUNCHA_LOG", log_level)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .context("starting xuncha-server")?;
+        let stdin = child.stdin.take().context("server stdin")?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().context("server stdout")?).read_line(&mut line)?;
+        match line.trim().strip_prefix("listening on ") {
+            Some(url) => me.url = url.to_string(),
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!("server did not start: {line:?}; log:\n{}", me.log());
+            }
+        }
+        me.child = Some((child, stdin));
+        Ok(me)
+    }
+
+    fn storage_args(&self) -> Vec<OsString> {
+        let mut v: Vec<OsString> = match &self.db {
+            Db::Sqlite => vec!["--db".into(), self.sqlite_path().into()],
+            Db::Postgres(url) => vec!["--database-url".into(), url.into()],
+        };
+        v.push("--blobs".into());
+        v.push(self.blobs().into());
+        v
+    }
+
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.dir.path().join("server.sqlite3")
+    }
+
+    pub fn blobs(&self) -> PathBuf {
+        self.dir.path().join("blobs")
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// Closes stdin (the server shuts down gracefully), kills it after 10 s.
+    pub fn stop(&mut self) {
+        if let Some((mut child, stdin)) = self.child.take() {
+            drop(stdin);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The URL of database `name` on the server of `admin_url` (same user, host and port).
+pub fn pg_url_for(admin_url: &str, name: &str) -> Result<String> {
+    let mut u = reqwest::Url::parse(admin_url).context("PostgreSQL URL")?;
+    u.set_path(&format!("/{name}"));
+    Ok(u.to_string())
+}
+
+pub async fn pg_connect(url: &str) -> Result<tokio_postgres::Client> {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!(error = %e, "postgres connection ended");
+        }
+    });
+    Ok(client)
+}
+
+/// A database created for this run; [`PgDb::drop_db`] removes it (call it also after a failure).
+pub struct PgDb {
+    admin_url: String,
+    pub name: String,
+    pub url: String,
+}
+
+impl PgDb {
+    pub async fn create(admin_url: &str, purpose: &str) -> Result<Self> {
+        let name = format!("xuncha_bench_{purpose}_{}_{}", std::process::id(), rand::random::<u32>());
+        let admin = pg_connect(admin_url).await.context("connecting to PostgreSQL")?;
+        admin.batch_execute(&format!("CREATE DATABASE {name}")).await.context("CREATE DATABASE")?;
+        Ok(Self { admin_url: admin_url.to_string(), url: pg_url_for(admin_url, &name)?, name })
+    }
+
+    pub async fn drop_db(&self) -> Result<()> {
+        let admin = pg_connect(&self.admin_url).await?;
+        // WITH (FORCE): a server that did not stop in time must not keep the database alive.
+        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).await?;
+        Ok(())
+    }
+}
