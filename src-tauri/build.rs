@@ -10,6 +10,7 @@ pub const COMMANDS: &[&str] = &[
     "ingest_photo",
     "save_finding",
     "submit_findings",
+    "resolve_conflict",
     "list_findings",
     "get_finding",
     "photo",

@@ -4,7 +4,8 @@
 use tauri::ipc::{InvokeBody, Request, Response};
 use tauri::State;
 use xuncha_device::{
-    AppState, Engine, FindingSummary, FindingView, PhotoInfo, PhotoSize, Scope, Session, SubmitReport, SyncStatus,
+    AppState, Engine, FindingSummary, FindingView, Keep, PhotoInfo, PhotoSize, Scope, Session, SubmitReport,
+    SyncStatus,
 };
 use xuncha_domain::{FindingDraft, Taxonomy, UserMessage};
 
@@ -48,6 +49,11 @@ pub async fn save_finding(engine: State<'_, Engine>, id: Option<String>, draft: 
 #[tauri::command]
 pub async fn submit_findings(engine: State<'_, Engine>, ids: Vec<String>) -> Res<SubmitReport> {
     engine.submit_findings(ids).await.map_err(msg)
+}
+
+#[tauri::command]
+pub async fn resolve_conflict(engine: State<'_, Engine>, id: String, field: String, keep: Keep) -> Res<FindingView> {
+    engine.resolve_conflict(&id, &field, keep).await.map_err(msg)
 }
 
 #[tauri::command]

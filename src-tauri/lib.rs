@@ -22,6 +22,7 @@ pub fn run() {
             commands::ingest_photo,
             commands::save_finding,
             commands::submit_findings,
+            commands::resolve_conflict,
             commands::list_findings,
             commands::get_finding,
             commands::photo,

@@ -439,6 +439,26 @@ try {
     assert.equal((await photoFacts(d.page, dOriginal)).sha, dOriginal);
   }
   await shot(d.page, 'desktop-03-today');
+
+  step = 'desktop: a conflicting edit shows both values until the person chooses';
+  {
+    const [mine] = await invoke(d.page, 'list_findings', { day: null, scope: 'mine' });
+    await invoke(d.page, '__test_conflict', { id: mine.id, field: 'description', yours: '本机：路口违停两辆', theirs: '另一台手机：路口违停' });
+    await d.page.reload();
+    await tid(d.page, 'status-conflicts').waitFor();
+    assert.match(await tid(d.page, 'status-conflicts').innerText(), /1 处修改冲突/);
+    await d.page.locator(`[data-testid="finding-item"][data-id="${mine.id}"]`).click();
+    await tid(d.page, 'conflict').waitFor();
+    assert.equal(await tid(d.page, 'conflict-yours').innerText(), '本机：路口违停两辆');
+    assert.equal(await tid(d.page, 'conflict-theirs').innerText(), '另一台手机：路口违停');
+    await shot(d.page, 'desktop-03b-conflict');
+    await noOverflow(d.page, 'desktop conflict');
+    await tid(d.page, 'conflict-keep-mine').click();
+    await tid(d.page, 'conflicts').waitFor({ state: 'detached' });
+    assert.equal((await invoke(d.page, 'get_finding', { id: mine.id })).description, '本机：路口违停两辆');
+    await tid(d.page, 'status-conflicts').waitFor({ state: 'detached' });
+    await tid(d.page, 'back').click();
+  }
   await tid(d.page, 'tab-team').click();
   await d.page.waitForFunction(() => document.querySelectorAll('[data-testid="team-list"] [data-testid="finding-item"]').length === 2);
   await d.page.waitForTimeout(300);

@@ -10,7 +10,7 @@
     lastServer: null,
     findings: [],
     photos: {},
-    sync: { online: false, syncing: false, pending_ops: 0, pending_photos: 0, rejected_ops: 0, last_sync_at: null, last_error: null, all_synced: false },
+    sync: { online: false, syncing: false, pending_ops: 0, pending_photos: 0, rejected_ops: 0, conflicts: 0, last_sync_at: null, last_error: null, all_synced: false },
   });
   let db;
   try {
@@ -48,7 +48,9 @@
     const pending = db.findings.filter((f) => f.sync_state !== 'synced' && f.author === db.session?.user.id);
     db.sync.pending_ops = pending.length;
     db.sync.pending_photos = new Set(pending.flatMap((f) => f.photos)).size;
-    db.sync.all_synced = db.sync.pending_ops === 0 && db.sync.pending_photos === 0 && !!db.sync.last_sync_at;
+    db.sync.conflicts = db.findings.reduce((n, f) => n + (f.conflicts?.length ?? 0), 0);
+    db.sync.all_synced =
+      db.sync.pending_ops === 0 && db.sync.pending_photos === 0 && db.sync.conflicts === 0 && !!db.sync.last_sync_at;
     persist();
     emit('sync-status', { ...db.sync });
   }
@@ -57,13 +59,13 @@
     id: f.id, category: f.category, subcategory: f.subcategory, description: f.description, status: f.status,
     observed_at: f.observed_at, author_name: f.author_name, thumb: f.photos[0] ?? null, photo_count: f.photos.length,
     has_position: !!f.position, imprecise: !!f.position && f.position.accuracy_m !== null && f.position.accuracy_m > 30,
-    sync_state: f.sync_state,
+    sync_state: f.conflicts?.length ? 'conflict' : f.sync_state,
   });
   const view = (f) => ({
     ...summary(f), author: f.author, team: 't-3', team_name: '第三组', address: f.address, severity: f.severity,
     position: f.position, photos: f.photos.map((h) => ({ hash: h, present: !!db.photos[h], uploaded: f.sync_state === 'synced' })),
     sub_district: f.position && f.sync_state === 'synced' ? '湖滨街道' : null, version: f.version,
-    received_at: f.sync_state === 'synced' ? f.synced_at : null, rejection: null, history: f.history,
+    received_at: f.sync_state === 'synced' ? f.synced_at : null, rejection: null, conflicts: f.conflicts ?? [], history: f.history,
   });
 
   function validate(d) {
@@ -187,6 +189,24 @@
       return { ...db.sync };
     },
     sync_status: () => ({ ...db.sync }),
+    resolve_conflict: ({ id, field, keep }) => {
+      const f = db.findings.find((x) => x.id === id);
+      const c = f?.conflicts?.find((x) => x.field === field);
+      if (!c) return err('conflict.not_found', '这处冲突已经处理过了，请刷新。', 'This conflict has already been resolved. Refresh.');
+      f[field] = keep === 'mine' ? c.yours : c.theirs;
+      f.conflicts = f.conflicts.filter((x) => x !== c);
+      if (keep === 'mine') f.sync_state = 'pending';
+      recount();
+      return view(f);
+    },
+    // TEST-ONLY: what a sync that met a stale edit leaves behind (the server kept `theirs`).
+    __test_conflict: ({ id, field, yours, theirs }) => {
+      const f = db.findings.find((x) => x.id === id);
+      f[field] = theirs;
+      f.conflicts = [...(f.conflicts ?? []), { field, yours, theirs, at: new Date().toISOString() }];
+      recount();
+      return null;
+    },
     'plugin:event|listen': ({ event, handler }) => {
       const id = nextId++;
       listeners.set(id, { event, handler });

@@ -52,11 +52,17 @@ pub struct PartialInfo {
 pub enum OpenPartial {
     Ready(Box<dyn PartialUpload>),
     /// The partial holds another number of bytes than the client assumed.
-    OffsetMismatch { held: u64 },
+    OffsetMismatch {
+        held: u64,
+    },
     /// Another request is still writing this partial.
-    Busy { held: u64 },
+    Busy {
+        held: u64,
+    },
     /// The user has [`MAX_PARTIALS_PER_USER`] unfinished uploads; one frees up in about this long.
-    TooMany { retry_after: Duration },
+    TooMany {
+        retry_after: Duration,
+    },
 }
 
 /// How a complete partial ended.

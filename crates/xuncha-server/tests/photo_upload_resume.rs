@@ -205,7 +205,15 @@ enum RawBody {
 
 /// A PATCH written by hand on a TCP connection (so it can be cut, or sent without Content-Length);
 /// returns whatever the server answered before the connection closed.
-async fn raw_patch(s: &Server, c: &Client, hash: &PhotoHash, offset: u64, total: u64, body: &[u8], how: RawBody) -> String {
+async fn raw_patch(
+    s: &Server,
+    c: &Client,
+    hash: &PhotoHash,
+    offset: u64,
+    total: u64,
+    body: &[u8],
+    how: RawBody,
+) -> String {
     let addr = s.url.trim_start_matches("http://");
     let mut sock = tokio::net::TcpStream::connect(addr).await.unwrap();
     let framing = match how {
@@ -239,8 +247,11 @@ async fn raw_patch(s: &Server, c: &Client, hash: &PhotoHash, offset: u64, total:
             }
             let _ = sock.write_all(b"0\r\n\r\n").await;
             let mut out = Vec::new();
-            let _ = tokio::time::timeout(Duration::from_secs(10), tokio::io::AsyncReadExt::read_to_end(&mut sock, &mut out))
-                .await;
+            let _ = tokio::time::timeout(
+                Duration::from_secs(10),
+                tokio::io::AsyncReadExt::read_to_end(&mut sock, &mut out),
+            )
+            .await;
             String::from_utf8_lossy(&out).into_owned()
         }
     }

@@ -163,11 +163,8 @@ async fn a_5_mb_photo_upload_cut_at_80_percent_resumes_instead_of_restarting() {
     proxy.set(Fault::Pass);
     let second = client.upload_photo(&login.token, &hash, &bytes).await.unwrap();
 
-    let patches: Vec<_> = proxy
-        .exchanges()
-        .into_iter()
-        .filter(|e| e.method == "PATCH" && e.path.ends_with(&hash.to_hex()))
-        .collect();
+    let patches: Vec<_> =
+        proxy.exchanges().into_iter().filter(|e| e.method == "PATCH" && e.path.ends_with(&hash.to_hex())).collect();
     let forwarded: u64 = patches.iter().map(|e| e.req_bytes).sum();
     println!(
         "5 MiB upload cut at 80 %: resumed from {} B ({:.1} %), {} PATCHes, {} B forwarded upstream = {:.2} × the photo, {:.1} s",

@@ -65,6 +65,9 @@ export const saveFinding = (id: string | null, draft: FindingDraft) =>
 
 export const submitFindings = (ids: string[]) => call<SubmitReport>('submit_findings', { ids });
 
+export const resolveConflict = (id: string, field: string, keep: 'mine' | 'theirs') =>
+  call<FindingView>('resolve_conflict', { id, field, keep });
+
 export const listFindings = (day: string | null, scope: Scope) =>
   call<FindingSummary[]>('list_findings', { day, scope });
 

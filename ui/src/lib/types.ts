@@ -27,6 +27,8 @@ export interface SyncStatus {
   pending_ops: number;
   pending_photos: number;
   rejected_ops: number;
+  /** fields of this person's edits changed on the server meanwhile, awaiting a choice */
+  conflicts: number;
   last_sync_at: string | null;
   last_error: UserMessage | null;
   all_synced: boolean;
@@ -80,7 +82,7 @@ export interface FindingDraft {
   observed_at: string;
 }
 
-export type SyncState = 'local' | 'pending' | 'synced' | 'rejected';
+export type SyncState = 'local' | 'pending' | 'synced' | 'rejected' | 'conflict';
 
 export interface FindingSummary {
   id: string;
@@ -117,7 +119,18 @@ export interface FindingView extends FindingSummary {
   version: number;
   received_at: string | null;
   rejection: UserMessage | null;
+  conflicts: FieldConflict[];
   history: HistoryEntry[];
+}
+
+export type ConflictField = 'category' | 'description' | 'address' | 'severity' | 'position' | 'photos' | 'observed_at';
+
+/** A field both this phone and the server changed: the server kept `theirs`; `yours` awaits a choice. */
+export interface FieldConflict {
+  field: ConflictField;
+  yours: unknown;
+  theirs: unknown;
+  at: string;
 }
 
 export interface SubmitReport {
