@@ -58,10 +58,7 @@ pub struct FontSource {
 
 impl std::fmt::Debug for FontSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FontSource")
-            .field("origin", &self.origin)
-            .field("family", &self.family)
-            .finish_non_exhaustive()
+        f.debug_struct("FontSource").field("origin", &self.origin).field("family", &self.family).finish_non_exhaustive()
     }
 }
 

@@ -158,11 +158,6 @@ impl Client {
         }
     }
 
-    /// Does the server hold these exact bytes?
-    pub async fn photo_exists(&self, token: &str, hash: &PhotoHash, size: u64) -> Result<bool> {
-        Ok(self.photo_on_server(token, hash, size).await? == PhotoOnServer::Stored)
-    }
-
     /// Uploads a photo as a whole (servers without resumable uploads); Ok only when the server says 200/201.
     pub async fn put_photo(&self, token: &str, hash: &PhotoHash, bytes: Vec<u8>) -> Result<()> {
         let resp = self

@@ -44,7 +44,7 @@ pub(crate) enum After {
     /// exponential back-off with full jitter.
     Backoff,
     /// The server said how long (429/503 with `Retry-After`), capped at [`MAX_RETRY_AFTER`].
-    RetryAfter(Duration),
+    ServerSaid(Duration),
     /// Refused (403, 400, 404, 413 of a single op, server changed): wait the cap, do not hammer.
     Cap,
     /// Needs the person (sign in): wait for a wake-up (the sign-in sends one), the period at most.
@@ -57,7 +57,7 @@ pub(crate) fn classify(result: &Result<()>) -> After {
         Ok(()) => After::Period,
         Err(e) => match e {
             DeviceError::Offline(_) | DeviceError::NotXuncha(_) => After::Backoff,
-            DeviceError::Busy { retry_after, .. } => After::RetryAfter((*retry_after).min(MAX_RETRY_AFTER)),
+            DeviceError::Busy { retry_after, .. } => After::ServerSaid((*retry_after).min(MAX_RETRY_AFTER)),
             DeviceError::SessionExpired | DeviceError::NotSignedIn => After::Person,
             DeviceError::PhotoRefused { .. } | DeviceError::PhotoDamaged(_) => After::Period,
             DeviceError::Server { status, .. } if *status >= 500 || matches!(*status, 408 | 409 | 429) => {
@@ -91,7 +91,7 @@ pub(crate) fn wait_for(after: After, failures: u32, rng: &mut impl Rng) -> Durat
     match after {
         After::Period | After::Person => PERIOD,
         After::Backoff => backoff(failures.max(1), rng),
-        After::RetryAfter(d) => d.min(MAX_RETRY_AFTER),
+        After::ServerSaid(d) => d.min(MAX_RETRY_AFTER),
         After::Cap => BACKOFF_CAP,
     }
 }
@@ -246,7 +246,7 @@ pub(crate) fn spawn_loop(weak: Weak<Inner>) {
                     }
                     let _ = inner.publish().await;
                 }
-            } else if let After::RetryAfter(_) = after {
+            } else if let After::ServerSaid(_) = after {
                 // The server asked for this wait: new records do not cut it short (they wait with the rest);
                 // "sync now" from the person does, as it does not go through this loop.
                 tokio::time::sleep_until(until).await;
@@ -309,9 +309,9 @@ mod tests {
         assert_eq!(classify(&Err(DeviceError::SessionExpired)), After::Person);
         assert_eq!(classify(&Err(DeviceError::PhotoDamaged("h".into()))), After::Period);
         let busy = |secs| DeviceError::Busy { status: 429, retry_after: Duration::from_secs(secs), message: None };
-        assert_eq!(classify(&Err(busy(90))), After::RetryAfter(Duration::from_secs(90)));
-        assert_eq!(classify(&Err(busy(7 * 24 * 3600))), After::RetryAfter(MAX_RETRY_AFTER), "capped");
-        assert_eq!(wait_for(After::RetryAfter(Duration::from_secs(90)), 3, &mut rng), Duration::from_secs(90));
+        assert_eq!(classify(&Err(busy(90))), After::ServerSaid(Duration::from_secs(90)));
+        assert_eq!(classify(&Err(busy(7 * 24 * 3600))), After::ServerSaid(MAX_RETRY_AFTER), "capped");
+        assert_eq!(wait_for(After::ServerSaid(Duration::from_secs(90)), 3, &mut rng), Duration::from_secs(90));
         assert_eq!(wait_for(After::Cap, 1, &mut rng), BACKOFF_CAP, "403 is not hammered even the first time");
         assert_eq!(wait_for(After::Period, 0, &mut rng), PERIOD);
         assert!(wait_for(After::Backoff, 1, &mut rng) <= BACKOFF_BASE);

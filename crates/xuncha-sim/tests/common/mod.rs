@@ -24,7 +24,11 @@ pub fn demo_photos_dir() -> PathBuf {
 
 /// Short timeouts so blackholes and dead servers cost seconds, not minutes.
 pub fn fast_engine() -> EngineOptions {
-    EngineOptions { connect_timeout: Duration::from_secs(1), request_timeout: Duration::from_secs(3), ..EngineOptions::default() }
+    EngineOptions {
+        connect_timeout: Duration::from_secs(1),
+        request_timeout: Duration::from_secs(3),
+        ..EngineOptions::default()
+    }
 }
 
 pub struct ServerProc {

@@ -70,7 +70,7 @@ pub async fn first_pull_http(api: &Api, token: &str) -> Result<(Duration, usize,
 /// photos it lacks). Returns the time and how many findings the device then lists.
 pub async fn first_sync_engine(url: &str, user: &str) -> Result<(Duration, usize)> {
     let dir = tempfile::Builder::new().prefix("xuncha-bench-device-").tempdir()?;
-    let options = EngineOptions { connect_timeout: Duration::from_secs(5), request_timeout: Duration::from_secs(120) };
+    let options = EngineOptions { connect_timeout: Duration::from_secs(5), request_timeout: Duration::from_secs(120), ..EngineOptions::default() };
     let engine = Engine::open_with(dir.path(), options)?;
     let s = engine.login(url, user, DEMO_PASSWORD).await?;
     if s.offline {
@@ -94,7 +94,6 @@ pub struct DeviceStats {
     pub errors: usize,
     pub first_error: Option<String>,
     pub wall: Duration,
-    pub devices: usize,
 }
 
 impl DeviceStats {
@@ -155,7 +154,7 @@ pub async fn devices(url: &str, work: Vec<(Session, Operation)>) -> Result<Devic
     }
     barrier.wait().await;
     let start = Instant::now();
-    let mut st = DeviceStats { devices: n, ..DeviceStats::default() };
+    let mut st = DeviceStats::default();
     for t in tasks {
         let (push, pull, errors) = t.await?;
         st.push.extend(push);
