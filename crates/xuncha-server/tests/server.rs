@@ -156,10 +156,12 @@ async fn inspector_cannot_approve_but_the_team_leader_can_and_another_leader_can
     assert_eq!(rejected_code(&other.push(&[op]).await[0].outcome), "sync.unknown_finding");
 
     let mut leader = login(s, "leader1").await;
+    // The state machine decides on arrival, not the version the leader saw: a stale approve of a
+    // submitted finding applies; a second approve is refused as a transition, with the reason.
     let stale = leader.op(id, OpBody::ChangeStatus { base_version: 1, action: Action::Approve });
-    assert_eq!(rejected_code(&leader.push(&[stale]).await[0].outcome), "sync.conflict");
-    let op = leader.op(id, OpBody::ChangeStatus { base_version: 2, action: Action::Approve });
-    assert_eq!(applied(&leader.push(&[op]).await[0].outcome), (3, false));
+    assert_eq!(applied(&leader.push(&[stale]).await[0].outcome), (3, false));
+    let again = leader.op(id, OpBody::ChangeStatus { base_version: 3, action: Action::Approve });
+    assert_eq!(rejected_code(&leader.push(&[again]).await[0].outcome), "status.transition_not_allowed");
     let rec = leader.pull_all().await.into_iter().find(|r| r.finding.id == id).unwrap();
     assert_eq!(rec.finding.status, Status::Approved);
     assert_eq!(rec.history.len(), 3);

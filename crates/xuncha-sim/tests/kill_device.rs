@@ -2,8 +2,8 @@
 //! records a finding with a new photo, starts a sync, and after a random 0–60 ms the sync task is
 //! aborted and the engine dropped; the same data folder is reopened. At the end, after a final sync:
 //! nothing lost or duplicated, A's set equals the server's, and — counted from the proxy's log of every
-//! request and the status the server gave it — no photo is PUT again after the server confirmed that
-//! hash (201/200 to a PUT, or 200 to a HEAD) on a response that reached the device.
+//! request and the status the server gave it — no photo is uploaded again (PUT or PATCH) after the server
+//! confirmed that hash (201/200 to a PUT or PATCH, or 200 to a HEAD) on a response that reached the device.
 
 mod common;
 
@@ -54,7 +54,8 @@ async fn a_device_killed_mid_sync_fifty_times_resumes_without_loss_or_reupload()
     let (mut puts, mut reuploads) = (0, 0);
     for (i, e) in log.iter().enumerate() {
         let Some(hash) = e.path.strip_prefix("/api/v1/photos/") else { continue };
-        if e.method == "PUT" {
+        // An upload is a PUT (servers before resumable uploads) or a PATCH (resumable).
+        if e.method == "PUT" || e.method == "PATCH" {
             puts += 1;
             if confirmed.contains_key(hash) {
                 reuploads += 1;
@@ -65,7 +66,7 @@ async fn a_device_killed_mid_sync_fifty_times_resumes_without_loss_or_reupload()
             }
         }
         let ok = match e.method.as_str() {
-            "PUT" => matches!(e.status, Some(200 | 201)),
+            "PUT" | "PATCH" => matches!(e.status, Some(200 | 201)),
             "HEAD" => e.status == Some(200),
             _ => false,
         };
@@ -74,7 +75,7 @@ async fn a_device_killed_mid_sync_fifty_times_resumes_without_loss_or_reupload()
         }
     }
     println!(
-        "device killed mid-sync ×50 ({interrupted} interrupted, {completed} finished first): {report} / PUTs {puts} for {} photos / re-uploads after confirmation {reuploads} / {:.1} s",
+        "device killed mid-sync ×50 ({interrupted} interrupted, {completed} finished first): {report} / uploads (PUT/PATCH) {puts} for {} photos / re-uploads after confirmation {reuploads} / {:.1} s",
         confirmed.len(),
         started.elapsed().as_secs_f64()
     );
@@ -82,4 +83,5 @@ async fn a_device_killed_mid_sync_fifty_times_resumes_without_loss_or_reupload()
     assert_eq!(report.created, 50);
     assert_eq!(reuploads, 0, "a photo the server had confirmed was uploaded again");
     assert!(interrupted > 0, "no sync was interrupted: the test tested nothing");
+    assert!(puts >= confirmed.len(), "every photo was uploaded at least once: the upload counter saw them");
 }

@@ -315,7 +315,9 @@ pub async fn pages_are_contiguous_without_gaps_or_repeats(store: Store) {
     for (who, id) in ids.iter().step_by(3) {
         let (dev, seq) = devs.get_mut(who).unwrap();
         *seq += 1;
-        let e = op(*seq, *id, OpBody::Edit { base_version: 1, fields: fields(None), base: None });
+        let mut changed = fields(None);
+        changed.address = "补充的地址".into();
+        let e = op(*seq, *id, OpBody::Edit { base_version: 1, fields: changed, base: None });
         let r = w.store.push(&w.people[*who], *dev, vec![e], Utc::now()).await.unwrap();
         assert_eq!(r[0].outcome, OpOutcome::Applied { version: 2, replayed: false, conflicts: vec![] });
     }

@@ -99,13 +99,13 @@ impl Growth<'_> {
             "INSERT INTO finding_history
              SELECT (jsonb_populate_record(h, jsonb_build_object('finding_id', f.id))).*
              FROM finding_history h CROSS JOIN findings f
-             WHERE h.finding_id = $1 AND h.n = 1 AND f.server_seq > $2 AND f.server_seq <= $2 + $3::int",
+             WHERE h.finding_id = $1 AND h.n = 1 AND f.server_seq > $2::bigint AND f.server_seq <= $2::bigint + $3::int",
             &[&template, &base, &n],
         )
         .await
         .context("bulk history")?;
         // The server takes its next number from here: it must be past every loaded row.
-        tx.execute("UPDATE change_counter SET last_seq = $1 + $2::int", &[&base, &n]).await?;
+        tx.execute("UPDATE change_counter SET last_seq = $1::bigint + $2::int", &[&base, &n]).await?;
         tx.commit().await?;
         // What autovacuum would do soon anyway; done now so it does not run in the middle of a timing.
         self.db.batch_execute("VACUUM (ANALYZE) findings, finding_history, users, teams").await?;

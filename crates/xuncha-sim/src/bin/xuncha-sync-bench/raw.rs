@@ -73,7 +73,7 @@ pub async fn postgres_findings(db_url: &str, n: usize) -> Result<Duration> {
     for (table, copy) in [("findings", "bench_raw_findings"), ("finding_history", "bench_raw_history")] {
         let fks = c
             .query(
-                "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'f'",
+                "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = $1::text::regclass AND contype = 'f'",
                 &[&table],
             )
             .await?;
