@@ -152,23 +152,31 @@ impl Action {
     }
 }
 
-/// Chinese names for statuses, used in messages and exports.
+/// Names of statuses (code, zh-CN, English), used in messages and exports. The app shows the same names
+/// (`ui/src/lib/i18n.ts`, `status_name.*`); a test in xuncha-tidy keeps the two equal.
+pub const STATUS_NAMES: [(&str, &str, &str); 12] = [
+    ("recorded", "已记录", "Recorded"),
+    ("submitted", "已提交", "Submitted"),
+    ("returned", "已退回修改", "Returned for correction"),
+    ("invalid", "无效", "Invalid"),
+    ("duplicate", "重复", "Duplicate"),
+    ("approved", "已通过", "Approved"),
+    ("resolved_on_spot", "已协同解决", "Resolved on the spot"),
+    ("transferred", "已移交", "Transferred"),
+    ("in_handling", "处置中", "In handling"),
+    ("handled", "已处置", "Handled"),
+    ("closed", "已结案", "Closed"),
+    ("reopened", "已重开", "Reopened"),
+];
+
+/// Chinese name of a status code.
 pub fn status_zh(s: &str) -> &'static str {
-    match s {
-        "recorded" => "已记录",
-        "submitted" => "已提交",
-        "returned" => "退回修改",
-        "invalid" => "无效",
-        "duplicate" => "重复",
-        "approved" => "已审核",
-        "resolved_on_spot" => "现场协同解决",
-        "transferred" => "已移交",
-        "in_handling" => "处置中",
-        "handled" => "已处置",
-        "closed" => "已销号",
-        "reopened" => "重新打开",
-        _ => "未知状态",
-    }
+    STATUS_NAMES.iter().find(|(c, ..)| *c == s).map_or("未知状态", |(_, zh, _)| zh)
+}
+
+/// English name of a status code.
+pub fn status_en(s: &str) -> &'static str {
+    STATUS_NAMES.iter().find(|(c, ..)| *c == s).map_or("Unknown status", |(.., en)| en)
 }
 
 /// Chinese names for actions.

@@ -161,3 +161,20 @@ fn no_log_line_names_a_secret() {
         }
     }
 }
+
+/// The app's status names (`ui/src/lib/i18n.ts`, `status_name.*`) are the domain's (`STATUS_NAMES`), which
+/// messages and exports use: a clerk's spreadsheet and a leader's phone must call a status the same.
+#[test]
+fn the_apps_status_names_are_the_domains() {
+    let i18n = read("ui/src/lib/i18n.ts");
+    // The zh table comes first in the file, the en table second.
+    for (code, zh, en) in xuncha_domain::status::STATUS_NAMES {
+        let key = format!("'status_name.{code}': ");
+        let hits: Vec<&str> = i18n
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix(key.as_str()))
+            .map(|v| v.trim_end_matches(',').trim_matches('\''))
+            .collect();
+        assert_eq!(hits, [zh, en], "status {code}: app says {hits:?}, domain says ({zh}, {en})");
+    }
+}

@@ -292,22 +292,7 @@ fn severity_name(s: Severity, lang: Lang) -> &'static str {
 fn status_name(s: Status, lang: Lang) -> &'static str {
     match lang {
         Lang::Zh => xuncha_domain::status::status_zh(s.as_str()),
-        // xuncha-domain has Chinese names only; these are the app's (ui/src/lib/i18n.ts, status_name.*).
-        Lang::En => match s.as_str() {
-            "recorded" => "Recorded",
-            "submitted" => "Submitted",
-            "returned" => "Returned for correction",
-            "invalid" => "Invalid",
-            "duplicate" => "Duplicate",
-            "approved" => "Approved",
-            "resolved_on_spot" => "Resolved on the spot",
-            "transferred" => "Transferred",
-            "in_handling" => "In handling",
-            "handled" => "Handled",
-            "closed" => "Closed",
-            "reopened" => "Reopened",
-            _ => "Unknown status",
-        },
+        Lang::En => xuncha_domain::status::status_en(s.as_str()),
     }
 }
 
