@@ -74,6 +74,8 @@ pub struct FakeState {
     pub refused_push_sizes: Vec<usize>,
     /// Answer HEAD on a photo as the real server does: 200 with `Content-Length: 0`.
     pub head_length_zero: bool,
+    /// Answer every photo upload with this status line (and an `ApiError` with `photo_answer_code`).
+    pub photo_answer: Option<(&'static str, &'static str)>,
 }
 
 pub struct Fake {
@@ -108,6 +110,7 @@ impl Fake {
             max_push_ops: None,
             refused_push_sizes: Vec::new(),
             head_length_zero: false,
+            photo_answer: None,
         }));
         let st = state.clone();
         let task = tokio::spawn(async move {
@@ -269,6 +272,10 @@ fn respond(st: &Arc<Mutex<FakeState>>, method: &str, path: &str, head: &str, bod
                 Some(b) => ("200 OK".into(), "image/jpeg".into(), b.clone()),
                 None => ("404 Not Found".into(), "application/json".into(), Vec::new()),
             },
+            "PUT" if s.photo_answer.is_some() => {
+                let (status, code) = s.photo_answer.unwrap();
+                api_error(status, code)
+            }
             "PUT" => {
                 s.photos.insert(hash.to_string(), body.to_vec());
                 ("201 Created".into(), "application/json".into(), b"{}".to_vec())
