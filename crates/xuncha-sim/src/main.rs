@@ -25,8 +25,8 @@ struct Cli {
     /// The activity phase ends after this many seconds even if not all findings were made.
     #[arg(long, default_value_t = 60)]
     duration_secs: u64,
-    /// Folder of real JPEGs to use as camera photos.
-    #[arg(long, default_value = "/work/main/assets/demo-photos")]
+    /// Folder of real JPEGs to use as camera photos (default: the repository's demo photos, run from its root).
+    #[arg(long, default_value = "assets/demo-photos")]
     photos: PathBuf,
 }
 
