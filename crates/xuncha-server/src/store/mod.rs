@@ -13,8 +13,11 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
-use xuncha_domain::{DeviceId, DistrictId, FindingId, PhotoHash, Principal, Role, SubDistrictId, TeamId, UserId};
-use xuncha_proto::{OpResult, Operation, PullResponse, UserProfile};
+use xuncha_domain::{
+    DeviceId, DistrictId, Finding, FindingId, HistoryEntry, PhotoHash, Principal, Role, Status, SubDistrictId, TeamId,
+    UserId,
+};
+use xuncha_proto::{FindingRecord, OpResult, Operation, PullResponse, UserProfile};
 
 pub mod postgres;
 pub mod sqlite;
@@ -44,6 +47,57 @@ pub fn scope_key(p: &Principal) -> String {
             format!("{}:user={},team={}", p.role.as_str(), p.user, opt(p.team.map(|t| t.to_string())))
         }
         Role::DistrictOffice => format!("district_office:district={}", opt(p.district.map(|d| d.to_string()))),
+    }
+}
+
+/// A finding row as either backend reads it, ids already typed, text not yet parsed: the one place where
+/// stored JSON, status codes and counters become a [`FindingRecord`], so both backends read alike.
+pub(crate) struct StoredFinding<'a> {
+    pub id: FindingId,
+    pub author: UserId,
+    pub team: TeamId,
+    pub district: Option<DistrictId>,
+    pub sub_district: Option<SubDistrictId>,
+    pub status: &'a str,
+    pub fields_json: &'a str,
+    pub version: i64,
+    pub server_seq: i64,
+    pub received_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub author_name: String,
+    pub team_name: String,
+}
+
+impl StoredFinding<'_> {
+    pub fn into_record<'h>(self, history_json: impl IntoIterator<Item = &'h str>) -> Result<FindingRecord, StoreError> {
+        let status =
+            Status::parse(self.status).ok_or_else(|| StoreError::Corrupt(format!("status {:?}", self.status)))?;
+        let counter = |v: i64, what: &str| {
+            u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} {v} of finding {} is negative", self.id)))
+        };
+        let history = history_json
+            .into_iter()
+            .map(|j| serde_json::from_str::<HistoryEntry>(j).map_err(|e| StoreError::Corrupt(format!("history: {e}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(FindingRecord {
+            finding: Finding {
+                id: self.id,
+                author: self.author,
+                team: self.team,
+                fields: serde_json::from_str(self.fields_json)
+                    .map_err(|e| StoreError::Corrupt(format!("fields of finding {}: {e}", self.id)))?,
+                status,
+            },
+            version: counter(self.version, "version")?,
+            server_seq: counter(self.server_seq, "server_seq")?,
+            received_at: self.received_at,
+            updated_at: self.updated_at,
+            author_name: self.author_name,
+            team_name: self.team_name,
+            district: self.district,
+            sub_district: self.sub_district,
+            history,
+        })
     }
 }
 

@@ -17,7 +17,8 @@
 //! Lock order in a push is always: op row → finding row → counter row, so pushes cannot deadlock.
 
 use super::{
-    Credentials, NewDistrict, NewSubDistrict, NewUser, PhotoRecorded, ServerStore, Session, StoreError, Team, TokenHash,
+    Credentials, NewDistrict, NewSubDistrict, NewUser, PhotoRecorded, ServerStore, Session, StoreError, StoredFinding,
+    Team, TokenHash,
 };
 use crate::apply::{self, Current, Rules};
 use crate::config::DatabaseUrl;
@@ -32,10 +33,9 @@ use tokio_postgres::{NoTls, Row, Transaction};
 use uuid::Uuid;
 use xuncha_domain::finding::FindingFields;
 use xuncha_domain::{
-    DeviceId, DistrictId, Finding, FindingId, HistoryEntry, PhotoHash, Principal, Role, Status, SubDistrictId, TeamId,
-    UserId,
+    DeviceId, DistrictId, Finding, FindingId, PhotoHash, Principal, Role, Status, SubDistrictId, TeamId, UserId,
 };
-use xuncha_proto::{DistrictRef, FindingRecord, OpOutcome, OpResult, Operation, PullResponse, TeamRef, UserProfile};
+use xuncha_proto::{DistrictRef, OpOutcome, OpResult, Operation, PullResponse, TeamRef, UserProfile};
 
 /// Connections per server process. The concurrency test uses 8 writers and a reader at once.
 const POOL_SIZE: usize = 16;
@@ -427,29 +427,23 @@ async fn pull_page(client: &Object, p: &Principal, cursor: u64, limit: u32) -> R
     let has_more = rows.len() > limit as usize;
     let mut changes = Vec::with_capacity(rows.len().min(limit as usize));
     for r in rows.iter().take(limit as usize) {
-        let history = r
-            .try_get::<_, Vec<String>>(13)?
-            .iter()
-            .map(|j| Ok(serde_json::from_str::<HistoryEntry>(j)?))
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        changes.push(FindingRecord {
-            finding: Finding {
-                id: FindingId(r.try_get(0)?),
-                author: UserId(r.try_get(1)?),
-                team: TeamId(r.try_get(2)?),
-                fields: serde_json::from_str(r.try_get(6)?)?,
-                status: parse_status(r.try_get(5)?)?,
-            },
-            version: to_u64(r.try_get(7)?, "version")?,
-            server_seq: to_u64(r.try_get(8)?, "server_seq")?,
+        let history: Vec<String> = r.try_get(13)?;
+        let row = StoredFinding {
+            id: FindingId(r.try_get(0)?),
+            author: UserId(r.try_get(1)?),
+            team: TeamId(r.try_get(2)?),
+            district: r.try_get::<_, Option<Uuid>>(3)?.map(DistrictId),
+            sub_district: r.try_get::<_, Option<Uuid>>(4)?.map(SubDistrictId),
+            status: r.try_get(5)?,
+            fields_json: r.try_get(6)?,
+            version: r.try_get(7)?,
+            server_seq: r.try_get(8)?,
             received_at: r.try_get(9)?,
             updated_at: r.try_get(10)?,
             author_name: r.try_get(11)?,
             team_name: r.try_get(12)?,
-            district: r.try_get::<_, Option<Uuid>>(3)?.map(DistrictId),
-            sub_district: r.try_get::<_, Option<Uuid>>(4)?.map(SubDistrictId),
-            history,
-        });
+        };
+        changes.push(row.into_record(history.iter().map(String::as_str))?);
     }
     let cursor = changes.last().map_or(cursor, |c| c.server_seq);
     Ok(PullResponse { changes, cursor, has_more, scope: super::scope_key(p) })

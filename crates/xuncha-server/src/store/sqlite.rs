@@ -6,7 +6,8 @@
 //! Every rusqlite call runs in `spawn_blocking`, never on the async executor.
 
 use super::{
-    Credentials, NewDistrict, NewSubDistrict, NewUser, PhotoRecorded, ServerStore, Session, StoreError, Team, TokenHash,
+    Credentials, NewDistrict, NewSubDistrict, NewUser, PhotoRecorded, ServerStore, Session, StoreError, StoredFinding,
+    Team, TokenHash,
 };
 use crate::apply::{self, Current, Rules};
 use async_trait::async_trait;
@@ -21,10 +22,9 @@ use std::time::Duration;
 use uuid::Uuid;
 use xuncha_domain::finding::FindingFields;
 use xuncha_domain::{
-    DeviceId, DistrictId, Finding, FindingId, HistoryEntry, PhotoHash, Principal, Role, Status, SubDistrictId, TeamId,
-    UserId,
+    DeviceId, DistrictId, Finding, FindingId, PhotoHash, Principal, Role, Status, SubDistrictId, TeamId, UserId,
 };
-use xuncha_proto::{DistrictRef, FindingRecord, OpOutcome, OpResult, Operation, PullResponse, TeamRef, UserProfile};
+use xuncha_proto::{DistrictRef, OpOutcome, OpResult, Operation, PullResponse, TeamRef, UserProfile};
 
 const READERS: usize = 3;
 /// How long a connection waits for a lock held by another process (an admin command) before failing.
@@ -392,29 +392,23 @@ fn pull_page(conn: &Connection, p: &Principal, cursor: u64, limit: u32) -> Resul
         (received, updated, author_name, team_name),
     ) in rows.into_iter().take(limit as usize)
     {
-        let history = history_stmt
-            .query_map(params![id], |r| r.get::<_, String>(0))?
-            .map(|j| Ok(serde_json::from_str::<HistoryEntry>(&j?)?))
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        let status = Status::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?;
-        changes.push(FindingRecord {
-            finding: Finding {
-                id: parse_id(&id)?,
-                author: parse_id(&author)?,
-                team: parse_id(&team)?,
-                fields: serde_json::from_str(&fields)?,
-                status,
-            },
-            version: version as u64,
-            server_seq: seq as u64,
+        let history = history_stmt.query_map(params![id], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+        let row = StoredFinding {
+            id: parse_id(&id)?,
+            author: parse_id(&author)?,
+            team: parse_id(&team)?,
+            district: opt_id::<DistrictId>(district)?,
+            sub_district: opt_id::<SubDistrictId>(sub_district)?,
+            status: &status,
+            fields_json: &fields,
+            version,
+            server_seq: seq,
             received_at: parse_ts(&received)?,
             updated_at: parse_ts(&updated)?,
             author_name,
             team_name,
-            district: opt_id::<DistrictId>(district)?,
-            sub_district: opt_id::<SubDistrictId>(sub_district)?,
-            history,
-        });
+        };
+        changes.push(row.into_record(history.iter().map(String::as_str))?);
     }
     let cursor = changes.last().map_or(cursor, |c| c.server_seq);
     Ok(PullResponse { changes, cursor, has_more, scope: super::scope_key(p) })
