@@ -73,6 +73,9 @@ if ! command -v tauri-driver >/dev/null 2>&1; then
   cargo install tauri-driver --version '^2' --locked --quiet
 fi
 
+# --- s3s-fs (a real S3-compatible server for the S3 photo-store tests) --------------------------------
+bash scripts/install-s3-server.sh
+
 # --- UI ---------------------------------------------------------------------------------------------
 # `npm ci` only when the lockfile changed since the last install (it wipes node_modules otherwise).
 stamp=ui/node_modules/.xuncha-lock-stamp

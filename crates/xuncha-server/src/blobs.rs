@@ -30,6 +30,10 @@ pub enum BlobError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("photo storage task failed: {0}")]
     Task(String),
+    /// The store cannot be reached now (an object store that is down or timing out): answered 503 with
+    /// `Retry-After`, so devices come back later; nothing was acknowledged.
+    #[error("photo storage unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// Whether a put stored new bytes.
@@ -405,11 +409,22 @@ impl BlobStore for FsBlobStore {
 
     async fn get(&self, hash: PhotoHash) -> Result<Option<Vec<u8>>, BlobError> {
         let path = self.path_of(hash);
-        match tokio::fs::read(&path).await {
-            Ok(b) => Ok(Some(b)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(BlobError::Io { path, source }),
+        let bytes = match tokio::fs::read(&path).await {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(BlobError::Io { path, source }),
+        };
+        // A damaged disk can hand back other bytes under the name; serving them would spread the damage to
+        // every phone (which would then refuse them). Same rule as the S3 store.
+        let (actual, bytes) = tokio::task::spawn_blocking(move || (hash_of(&bytes), bytes))
+            .await
+            .map_err(|e| BlobError::Task(e.to_string()))?;
+        if actual != hash {
+            tracing::error!(photo = %hash, %actual, "stored photo does not hash to its name; not served");
+            let source = std::io::Error::new(std::io::ErrorKind::InvalidData, format!("content hashes to {actual}"));
+            return Err(BlobError::Io { path, source });
         }
+        Ok(Some(bytes))
     }
 
     async fn partial(&self, owner: UserId, hash: PhotoHash) -> Result<Option<PartialInfo>, BlobError> {

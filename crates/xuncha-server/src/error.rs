@@ -65,6 +65,7 @@ impl AppError {
             PhotoHashMismatch => StatusCode::UNPROCESSABLE_ENTITY,
             UploadOffsetMismatch { .. } | UploadBusy { .. } => StatusCode::CONFLICT,
             TooManyUploads { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Blob(BlobError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
             Panic | Store(_) | Blob(_) | Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -125,10 +126,18 @@ impl AppError {
                     retry_after_secs.div_ceil(60)
                 ),
             ),
+            Blob(BlobError::Unavailable(_)) => UserMessage::new(
+                "server.photo_store_unavailable",
+                "服务器的照片存储暂时不可用，照片保留在本机，稍后会自动重新上传。",
+                "The server's photo storage is unavailable for now; the photos stay on this phone and will upload automatically later.",
+            ),
             Panic | Store(_) | Blob(_) | Internal(_) => internal_message(),
         }
     }
 }
+
+/// How long a device should wait before retrying after the photo store was unavailable.
+pub const STORE_RETRY_AFTER_SECS: u64 = 60;
 
 pub fn internal_message() -> UserMessage {
     UserMessage::new(
@@ -146,10 +155,13 @@ impl IntoResponse for AppError {
             tracing::error!(error = %self, "request failed");
         }
         let mut resp = (status, Json(ApiError { error: self.user_message() })).into_response();
-        if let AppError::LoginLocked { retry_after_secs } = self {
-            if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
-                resp.headers_mut().insert(header::RETRY_AFTER, v);
-            }
+        let retry_after = match self {
+            AppError::LoginLocked { retry_after_secs } => Some(retry_after_secs),
+            AppError::Blob(BlobError::Unavailable(_)) => Some(STORE_RETRY_AFTER_SECS),
+            _ => None,
+        };
+        if let Some(v) = retry_after.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
         }
         resp
     }

@@ -14,6 +14,7 @@ pub mod admin;
 pub mod apply;
 pub mod auth;
 pub mod blobs;
+pub mod blobs_s3;
 pub mod config;
 pub mod error;
 pub mod routes;
@@ -39,7 +40,7 @@ pub struct AppState {
 pub enum ServeError {
     #[error("could not open the database: {0}")]
     Store(#[from] store::StoreError),
-    #[error("could not open the photo directory: {0}")]
+    #[error("could not open the photo store: {0}")]
     Blobs(#[from] blobs::BlobError),
     #[error("server I/O error: {0}")]
     Io(#[from] std::io::Error),
@@ -50,9 +51,18 @@ impl AppState {
     pub async fn open(config: &Config) -> Result<Self, ServeError> {
         let rules = Arc::new(apply::Rules::builtin());
         let store = store::open(config, rules).await?;
-        let blobs = blobs::FsBlobStore::open(&config.blobs)?;
-        Ok(Self { store, blobs: Arc::new(blobs), throttle: Arc::default() })
+        let blobs = open_blobs(config).await?;
+        Ok(Self { store, blobs, throttle: Arc::default() })
     }
+}
+
+/// The photo store of `config`, chosen once at start-up: the S3 bucket when `config.s3` is set (unfinished
+/// uploads then stay under `config.blobs`), else the directory `config.blobs`.
+pub async fn open_blobs(config: &Config) -> Result<Arc<dyn blobs::BlobStore>, blobs::BlobError> {
+    Ok(match &config.s3 {
+        Some(location) => Arc::new(blobs_s3::S3BlobStore::open(location, &config.blobs).await?),
+        None => Arc::new(blobs::FsBlobStore::open(&config.blobs)?),
+    })
 }
 
 /// The whole HTTP application. Tests can drive it without a socket.

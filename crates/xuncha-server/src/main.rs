@@ -29,7 +29,7 @@ struct DbArg {
 
 impl DbArg {
     fn config(&self, blobs: PathBuf) -> Config {
-        Config { db: self.db.clone(), database_url: self.database_url.clone(), blobs }
+        Config { db: self.db.clone(), database_url: self.database_url.clone(), blobs, s3: None }
     }
 }
 
@@ -37,14 +37,18 @@ impl DbArg {
 struct StorageArgs {
     #[command(flatten)]
     db: DbArg,
-    /// Directory for photo files.
+    /// Directory for photo files (with --s3: for unfinished uploads only).
     #[arg(long, env = "XUNCHA_BLOBS", default_value = Config::DEFAULT_BLOBS)]
     blobs: PathBuf,
+    /// Photos in an S3-compatible bucket: s3://BUCKET/PREFIX?endpoint=http://HOST:PORT&region=REGION
+    /// (no endpoint: AWS). Keys from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. See docs/blob-store.md.
+    #[arg(long, env = "XUNCHA_S3")]
+    s3: Option<xuncha_server::config::S3Location>,
 }
 
 impl StorageArgs {
     fn config(&self) -> Config {
-        self.db.config(self.blobs.clone())
+        Config { s3: self.s3.clone(), ..self.db.config(self.blobs.clone()) }
     }
 }
 
@@ -242,19 +246,19 @@ async fn main() -> Result<()> {
             writeln!(out, "listening on http://{addr}")?;
             out.flush()?;
             drop(out);
-            tracing::info!(%addr, db = %config.database_label(), blobs = %config.blobs.display(), "serving");
+            tracing::info!(%addr, db = %config.database_label(), blobs = %config.blobs_label(), "serving");
             xuncha_server::serve_state(listener, state, shutdown_signal(stop_on_stdin_close)).await?;
         }
         Command::SeedDemo { storage, date, demo_photos } => {
             let config = storage.config();
             let store = open_store(&config).await?;
-            let blobs = xuncha_server::blobs::FsBlobStore::open(&config.blobs)?;
+            let blobs = xuncha_server::open_blobs(&config).await?;
             let date = date.unwrap_or_else(|| {
                 chrono::Utc::now()
                     .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset"))
                     .date_naive()
             });
-            match seed::seed_demo(&*store, &blobs, &seed::SeedOptions { date, demo_photos }).await? {
+            match seed::seed_demo(&*store, &*blobs, &seed::SeedOptions { date, demo_photos }).await? {
                 seed::SeedOutcome::AlreadySeeded => {
                     println!("{} already has users; nothing was changed.", config.database_label());
                 }
@@ -292,9 +296,9 @@ async fn main() -> Result<()> {
         Command::ImportPhotos { dir, user, category, storage } => {
             let config = storage.config();
             let store = open_store(&config).await?;
-            let blobs = xuncha_server::blobs::FsBlobStore::open(&config.blobs)?;
+            let blobs = xuncha_server::open_blobs(&config).await?;
             let opts = tools::import_photos::ImportOptions { dir, username: user, category };
-            let summary = tools::import_photos::run(&*store, &blobs, &opts, &mut std::io::stdout()).await?;
+            let summary = tools::import_photos::run(&*store, &*blobs, &opts, &mut std::io::stdout()).await?;
             if summary.failed > 0 {
                 std::process::exit(1);
             }
@@ -307,11 +311,13 @@ async fn main() -> Result<()> {
         }
         Command::Export { user, out, storage, from, to, watermark, font, lang } => {
             let config = storage.config();
-            tools::export::check_blobs(&config.blobs).map_err(|e| anyhow::anyhow!(e.message()))?;
+            if config.s3.is_none() {
+                tools::export::check_blobs(&config.blobs).map_err(|e| anyhow::anyhow!(e.message()))?;
+            }
             let store = open_store(&config).await?;
-            let blobs = xuncha_server::blobs::FsBlobStore::open(&config.blobs)?;
+            let blobs = xuncha_server::open_blobs(&config).await?;
             let opts = tools::export::ExportOptions { username: user, out, from, to, watermark, font, lang };
-            tools::export::run(&*store, &blobs, &opts, &mut std::io::stdout())
+            tools::export::run(&*store, &*blobs, &opts, &mut std::io::stdout())
                 .await
                 .map_err(|e| anyhow::anyhow!(e.message()))?;
         }

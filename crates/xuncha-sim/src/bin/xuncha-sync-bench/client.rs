@@ -125,7 +125,12 @@ impl Api {
 
 /// A "create" op of a plausible finding (the simulator's shape: a category, a Chinese description and
 /// address, a GPS position in team 1's area, one photo), validated like the device validates it.
-pub fn create_op(taxonomy: &Taxonomy, s: &mut Session, rng: &mut StdRng, photo: Option<PhotoHash>) -> Result<Operation> {
+pub fn create_op(
+    taxonomy: &Taxonomy,
+    s: &mut Session,
+    rng: &mut StdRng,
+    photo: Option<PhotoHash>,
+) -> Result<Operation> {
     let draft = FindingDraft {
         category: "living_environment".into(),
         subcategory: "overflowing_bin".into(),

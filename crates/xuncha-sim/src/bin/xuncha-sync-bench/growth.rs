@@ -123,7 +123,11 @@ impl Growth<'_> {
             let start = Instant::now();
             let page = self.api.pull(&self.leader.token, cursor, xuncha_proto::MAX_PULL_LIMIT).await?;
             let took = start.elapsed();
-            ensure!(page.changes.len() == expect, "pull from {cursor} gave {} changes, not {expect}", page.changes.len());
+            ensure!(
+                page.changes.len() == expect,
+                "pull from {cursor} gave {} changes, not {expect}",
+                page.changes.len()
+            );
             if i > 0 {
                 v.push(took);
             }
@@ -133,10 +137,7 @@ impl Growth<'_> {
     }
 
     async fn explain(&mut self, label: &str, cursor: u64) -> Result<()> {
-        let r = self
-            .db
-            .query_one("SELECT u.id, u.team_id FROM users u WHERE u.username = 'leader1'", &[])
-            .await?;
+        let r = self.db.query_one("SELECT u.id, u.team_id FROM users u WHERE u.username = 'leader1'", &[]).await?;
         let (user, team): (uuid::Uuid, uuid::Uuid) = (r.get(0), r.get(1));
         let cursor = i64::try_from(cursor)?;
         // The statement of `store/postgres.rs` `pull_page` for a team leader.

@@ -70,7 +70,11 @@ pub async fn first_pull_http(api: &Api, token: &str) -> Result<(Duration, usize,
 /// photos it lacks). Returns the time and how many findings the device then lists.
 pub async fn first_sync_engine(url: &str, user: &str) -> Result<(Duration, usize)> {
     let dir = tempfile::Builder::new().prefix("xuncha-bench-device-").tempdir()?;
-    let options = EngineOptions { connect_timeout: Duration::from_secs(5), request_timeout: Duration::from_secs(120), ..EngineOptions::default() };
+    let options = EngineOptions {
+        connect_timeout: Duration::from_secs(5),
+        request_timeout: Duration::from_secs(120),
+        ..EngineOptions::default()
+    };
     let engine = Engine::open_with(dir.path(), options)?;
     let s = engine.login(url, user, DEMO_PASSWORD).await?;
     if s.offline {
