@@ -3,7 +3,7 @@
 # open the desktop app signed in to it as a trainee. Ctrl-C stops both. Data lives in .data/demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+XUNCHA_SKIP_S3=1 bash scripts/setup.sh
 
 DATA=.data/demo
 mkdir -p "$DATA"

@@ -73,8 +73,10 @@ if ! command -v tauri-driver >/dev/null 2>&1; then
   cargo install tauri-driver --version '^2' --locked --quiet
 fi
 
-# --- s3s-fs (a real S3-compatible server for the S3 photo-store tests) --------------------------------
-bash scripts/install-s3-server.sh
+# --- s3s-fs (a real S3-compatible server for the S3 photo-store tests; the demo does not need it) -----
+if [ "${XUNCHA_SKIP_S3:-0}" != 1 ]; then
+  bash scripts/install-s3-server.sh
+fi
 
 # --- UI ---------------------------------------------------------------------------------------------
 # `npm ci` only when the lockfile changed since the last install (it wipes node_modules otherwise).
