@@ -3,91 +3,16 @@
 //! submitting; both end with the same findings. An op pushed through one server and replayed through the
 //! other is `replayed: true`; one op sent to both at once applies once.
 
+mod common;
 mod pgtest;
 
+use common::{gps_photos, phone_draft, seed, Launch, Server, PASSWORD};
 use pgtest::TestDb;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
 use xuncha_device::{Engine, Scope};
-use xuncha_domain::finding::RawPosition;
-use xuncha_domain::{FindingDraft, PositionSource, Severity};
 use xuncha_proto::{OpBody, OpOutcome, Operation, PushRequest, PushResponse};
 
-const BIN: &str = env!("CARGO_BIN_EXE_xuncha-server");
-const PASSWORD: &str = "xuncha2026";
-
-struct Server {
-    child: Child,
-    url: String,
-    _stdin: ChildStdin,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(db: &TestDb, blobs: &Path, log: &Path) -> Server {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--stop-on-stdin-close", "--blobs"])
-        .arg(blobs)
-        .env("XUNCHA_DATABASE_URL", db.url.expose())
-        .env("XUNCHA_LOG", "info")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap();
-    let stdin = child.stdin.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected {line:?}: {}", std::fs::read_to_string(log).unwrap_or_default()))
-        .to_string();
-    Server { child, url, _stdin: stdin }
-}
-
-fn seed(db: &TestDb, blobs: &Path) {
-    let demo_photos = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/demo-photos");
-    let out = Command::new(BIN)
-        .args(["seed-demo", "--date", "2026-11-20", "--database-url", db.url.expose(), "--blobs"])
-        .arg(blobs)
-        .arg("--demo-photos")
-        .arg(demo_photos)
-        .env("XUNCHA_LOG", "warn")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "seed-demo failed: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-fn photos() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/photos/gps");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(root).unwrap().map(|e| e.unwrap().path()).collect();
-    files.sort();
-    files
-}
-
-fn draft(tag: &str, i: usize, photo: String) -> FindingDraft {
-    FindingDraft {
-        category: "living_environment".into(),
-        subcategory: "overflowing_bin".into(),
-        description: format!("{tag} 第 {i} 条：垃圾桶满溢"),
-        address: format!("湖滨路 {i} 号"),
-        severity: Severity::Normal,
-        position: Some(RawPosition {
-            lat: 30.2600 + i as f64 * 0.0001,
-            lon: 120.1650,
-            accuracy_m: Some(6.0),
-            source: PositionSource::DeviceGps,
-        }),
-        photos: vec![photo.parse().unwrap()],
-        observed_at: chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap()),
-    }
+fn draft(tag: &str, i: usize, photo: String) -> xuncha_domain::FindingDraft {
+    phone_draft(format!("{tag} 第 {i} 条：垃圾桶满溢"), i, vec![photo.parse().unwrap()])
 }
 
 /// What must be equal on both devices: id, text, status, version, photos, sub-district.
@@ -105,15 +30,20 @@ async fn state(e: &Engine) -> Vec<(String, String, String, u64, Vec<String>, Opt
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_on_one_database_converge_and_replays_stay_replays() {
     let db = TestDb::create().await;
-    let dir = tempfile::tempdir().unwrap();
-    let blobs = dir.path().join("blobs");
-    seed(&db, &blobs);
-    let servers = [serve(&db, &blobs, &dir.path().join("one.log")), serve(&db, &blobs, &dir.path().join("two.log"))];
+    // One database and one photo folder, two processes (each Server owns a directory: share the photos
+    // folder through a link so both serve the same files, as behind a load balancer).
+    let shared = tempfile::tempdir().unwrap();
+    let url = db.url.expose().to_string();
+    let on_db = |log| Launch { database_url: Some(&url), log: Some(log), ..Launch::default() };
+    seed(&shared, &on_db("seed.log"));
+    let second = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(shared.path().join("blobs"), second.path().join("blobs")).unwrap();
+    let servers = [Server::launch(shared, &on_db("one.log")), Server::launch(second, &on_db("two.log"))];
 
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let a = Engine::open(dir_a.path()).unwrap();
     let b = Engine::open(dir_b.path()).unwrap();
-    let photos = photos();
+    let photos = gps_photos();
     let mut created = 0;
     for round in 0..4 {
         // A talks to one server, B to the other; next round they swap.
@@ -204,7 +134,8 @@ async fn two_servers_on_one_database_converge_and_replays_stay_replays() {
     // One new op to both servers at the same moment: applied once.
     let both = push(2);
     let (x, y) = tokio::join!(send(0, both.clone()), send(1, both));
-    let fresh = [x, y].iter().filter(|o| **o == OpOutcome::Applied { version: 1, replayed: false, conflicts: vec![] }).count();
+    let fresh =
+        [x, y].iter().filter(|o| **o == OpOutcome::Applied { version: 1, replayed: false, conflicts: vec![] }).count();
     assert_eq!(fresh, 1);
     println!("replayed through the other server: replayed=true; simultaneous on both: applied once");
 }

@@ -3,58 +3,12 @@
 //! photos while the server is down, then syncs; device B (team 1's leader) pulls and holds exactly those
 //! 20, with byte-identical photos. A replayed push creates no duplicate.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
+use common::{phone_draft, Launch, Server, PASSWORD};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 use xuncha_device::{Engine, PhotoSize, Scope};
-use xuncha_domain::finding::RawPosition;
-use xuncha_domain::{FindingDraft, PositionSource, Severity};
-
-const PASSWORD: &str = "xuncha2026";
-
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(dir: &Path, listen: &str) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_xuncha-server"))
-        .args(["serve", "--listen", listen, "--db"])
-        .arg(dir.join("server.sqlite3"))
-        .arg("--blobs")
-        .arg(dir.join("blobs"))
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected: {line:?}")).to_string();
-    Server { child, url }
-}
-
-fn seed(dir: &Path) {
-    let demo_photos = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/demo-photos");
-    let ok = Command::new(env!("CARGO_BIN_EXE_xuncha-server"))
-        .args(["seed-demo", "--db"])
-        .arg(dir.join("server.sqlite3"))
-        .arg("--blobs")
-        .arg(dir.join("blobs"))
-        .arg("--demo-photos")
-        .arg(demo_photos)
-        .stdout(Stdio::null())
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "seed-demo failed");
-}
+use xuncha_domain::FindingDraft;
 
 /// Twenty distinct real photos: the GPS set and the orientation set.
 fn twenty_photos() -> Vec<PathBuf> {
@@ -70,28 +24,12 @@ fn twenty_photos() -> Vec<PathBuf> {
 }
 
 fn draft(i: usize, photo: String) -> FindingDraft {
-    FindingDraft {
-        category: "living_environment".into(),
-        subcategory: "overflowing_bin".into(),
-        description: format!("离线记录第 {i} 条：垃圾桶满溢"),
-        address: format!("湖滨路 {i} 号"),
-        severity: Severity::Normal,
-        position: Some(RawPosition {
-            lat: 30.2600 + i as f64 * 0.0001,
-            lon: 120.1650,
-            accuracy_m: Some(6.0),
-            source: PositionSource::DeviceGps,
-        }),
-        photos: vec![photo.parse().unwrap()],
-        observed_at: chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap()),
-    }
+    phone_draft(format!("离线记录第 {i} 条：垃圾桶满溢"), i, vec![photo.parse().unwrap()])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_offline_findings_reach_the_leader_exactly_once_with_identical_photos() {
-    let server_dir = tempfile::tempdir().unwrap();
-    seed(server_dir.path());
-    let server = start(server_dir.path(), "127.0.0.1:0");
+    let server = Server::seeded();
     let url = server.url.clone();
     let listen = url.trim_start_matches("http://").to_string();
 
@@ -105,7 +43,7 @@ async fn twenty_offline_findings_reach_the_leader_exactly_once_with_identical_ph
         b.list_findings(None, Scope::Team).await.unwrap().into_iter().map(|f| f.id).collect();
 
     // The server goes down; A keeps working.
-    drop(server);
+    let server_dir = server.stop();
     let mut ids = Vec::new();
     for (i, path) in twenty_photos().iter().enumerate() {
         let photo = a.ingest_photo(std::fs::read(path).unwrap()).await.unwrap();
@@ -123,7 +61,7 @@ async fn twenty_offline_findings_reach_the_leader_exactly_once_with_identical_ph
     println!("offline: {status:?}");
 
     // Back up on the same address: A syncs everything, twice over to prove a repeat does nothing.
-    let _server = start(server_dir.path(), &listen);
+    let _server = Server::launch(server_dir, &Launch { listen: Some(&listen), ..Launch::default() });
     let status = a.sync_now().await.unwrap();
     assert!(status.all_synced, "{status:?}");
     assert_eq!((status.pending_ops, status.pending_photos, status.rejected_ops), (0, 0, 0));
@@ -153,9 +91,7 @@ async fn twenty_offline_findings_reach_the_leader_exactly_once_with_identical_ph
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replayed_push_creates_no_duplicate() {
     use xuncha_proto::{OpBody, OpOutcome, Operation, PushRequest, PushResponse};
-    let dir = tempfile::tempdir().unwrap();
-    seed(dir.path());
-    let server = start(dir.path(), "127.0.0.1:0");
+    let server = Server::seeded();
     let http = reqwest::Client::new();
     let device_id = xuncha_domain::DeviceId::new_v7();
     let login: serde_json::Value = http

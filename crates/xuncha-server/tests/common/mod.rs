@@ -48,9 +48,7 @@ impl Server {
     /// A server on the demo world (seeded for a fixed date).
     pub fn seeded() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let out =
-            cli(&dir, &["seed-demo", "--date", "2026-11-20", "--demo-photos", demo_photos_dir().to_str().unwrap()]);
-        assert!(out.status.success(), "seed-demo failed: {}", String::from_utf8_lossy(&out.stderr));
+        seed(&dir, &Launch::default());
         Self::start(dir)
     }
 
@@ -61,15 +59,19 @@ impl Server {
         S.get_or_init(Server::seeded)
     }
 
+    /// The server on the SQLite file and photo folder in `dir`, on a free port.
     pub fn start(dir: TempDir) -> Self {
-        let db = dir.path().join("server.sqlite3");
-        let blobs = dir.path().join("blobs");
-        let stderr = std::fs::File::create(dir.path().join("server.log")).unwrap();
-        let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--stop-on-stdin-close", "--db"])
-            .arg(&db)
-            .arg("--blobs")
-            .arg(&blobs)
+        Self::launch(dir, &Launch::default())
+    }
+
+    /// The server on `dir` with explicit options (a fixed address, PostgreSQL, its own log file).
+    pub fn launch(dir: TempDir, l: &Launch) -> Self {
+        let log_path = dir.path().join(l.log.unwrap_or("server.log"));
+        let stderr = std::fs::File::create(&log_path).unwrap();
+        let mut cmd = Command::new(BIN);
+        cmd.args(["serve", "--listen", l.listen.unwrap_or("127.0.0.1:0"), "--stop-on-stdin-close"]);
+        storage_args(&mut cmd, dir.path(), l);
+        let mut child = cmd
             .env("XUNCHA_LOG", "info")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -83,7 +85,7 @@ impl Server {
             .trim()
             .strip_prefix("listening on ")
             .unwrap_or_else(|| {
-                let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default();
+                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
                 panic!("unexpected first line {line:?}; server log:\n{log}")
             })
             .to_string();
@@ -110,6 +112,61 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// How to start a server beyond the defaults (SQLite file and photo folder in its directory, a free port).
+#[derive(Default)]
+pub struct Launch<'a> {
+    /// `IP:PORT`; default `127.0.0.1:0`.
+    pub listen: Option<&'a str>,
+    /// PostgreSQL instead of the SQLite file.
+    pub database_url: Option<&'a str>,
+    /// Log file name inside the directory; default `server.log`.
+    pub log: Option<&'a str>,
+}
+
+fn storage_args(cmd: &mut Command, dir: &Path, l: &Launch) {
+    match l.database_url {
+        Some(url) => cmd.env("XUNCHA_DATABASE_URL", url),
+        None => cmd.arg("--db").arg(dir.join("server.sqlite3")),
+    };
+    cmd.arg("--blobs").arg(dir.join("blobs"));
+}
+
+/// Seeds the demo world (fixed date) into the storage `l` names in `dir`.
+pub fn seed(dir: &TempDir, l: &Launch) {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["seed-demo", "--date", "2026-11-20", "--demo-photos"]).arg(demo_photos_dir());
+    storage_args(&mut cmd, dir.path(), l);
+    let out = cmd.env("XUNCHA_LOG", "warn").output().unwrap();
+    assert!(out.status.success(), "seed-demo failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Real camera photos with GPS (`shared/fixtures/photos/gps`), sorted by name.
+pub fn gps_photos() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/photos/gps");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    files
+}
+
+/// What a phone's capture screen sends: a bin overflowing on 湖滨路, `i` metres apart, observed now (UTC+8).
+pub fn phone_draft(description: String, i: usize, photos: Vec<PhotoHash>) -> xuncha_domain::FindingDraft {
+    xuncha_domain::FindingDraft {
+        category: "living_environment".into(),
+        subcategory: "overflowing_bin".into(),
+        description,
+        address: format!("湖滨路 {i} 号"),
+        severity: Severity::Normal,
+        position: Some(xuncha_domain::finding::RawPosition {
+            lat: 30.2600 + i as f64 * 0.0001,
+            lon: 120.1650,
+            accuracy_m: Some(6.0),
+            source: PositionSource::DeviceGps,
+        }),
+        photos,
+        observed_at: chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap()),
     }
 }
 
