@@ -9,6 +9,8 @@
 
 mod common;
 
+use xuncha_testkit::fake_jpeg as photo;
+
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStoreExt, PutPayload};
@@ -140,21 +142,6 @@ async fn s3_backend() -> Backend {
         .await
         .unwrap_or_else(|e| panic!("opening the S3 store: {e}; s3s-fs log:\n{}", server.log()));
     Backend { store: Arc::new(store.clone()), local, s3: Some((server, store)) }
-}
-
-/// `n` bytes, different per `seed`, starting like a JPEG (stores check nothing but the hash).
-fn photo(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut v: Vec<u8> = (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
-    v[..4].copy_from_slice(&[0xFF, 0xD8, 0xFF, 0xE0]);
-    v
 }
 
 fn ready(o: OpenPartial) -> Box<dyn PartialUpload> {

@@ -5,6 +5,8 @@
 
 mod common;
 
+use xuncha_testkit::fake_jpeg as photo;
+
 use common::*;
 use reqwest::StatusCode;
 use std::time::{Duration, Instant};
@@ -15,21 +17,6 @@ use xuncha_proto::{paths, ApiError, MAX_PHOTO_BYTES};
 
 fn has_chinese(s: &str) -> bool {
     s.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
-}
-
-/// `n` bytes that start like a JPEG and differ per `seed` (the server checks only the SHA-256).
-fn photo(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut v: Vec<u8> = (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
-    v[..4].copy_from_slice(&[0xFF, 0xD8, 0xFF, 0xE0]);
-    v
 }
 
 fn num(resp: &reqwest::Response, name: &str) -> Option<u64> {

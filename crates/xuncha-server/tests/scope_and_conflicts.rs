@@ -22,21 +22,7 @@ fn engine(dir: &tempfile::TempDir) -> Engine {
 }
 
 fn draft(description: &str) -> FindingDraft {
-    FindingDraft {
-        category: "living_environment".into(),
-        subcategory: "overflowing_bin".into(),
-        description: description.into(),
-        address: "湖滨路 1 号".into(),
-        severity: Severity::Normal,
-        position: Some(RawPosition {
-            lat: 30.26,
-            lon: 120.165,
-            accuracy_m: Some(6.0),
-            source: PositionSource::DeviceGps,
-        }),
-        photos: vec![],
-        observed_at: "2026-11-20T09:30:00+08:00".parse().unwrap(),
-    }
+    xuncha_testkit::bin_draft(description.into(), 0, vec![], xuncha_testkit::demo_morning())
 }
 
 fn draft_of(v: &xuncha_device::FindingView) -> FindingDraft {

@@ -12,6 +12,8 @@
 
 mod common;
 
+use xuncha_testkit::fake_jpeg;
+
 use common::*;
 use std::time::{Duration, Instant};
 use xuncha_device::sync::client::{http_client_with, Client};
@@ -117,23 +119,6 @@ async fn faults_on_push_upload_and_pull_lose_and_corrupt_nothing() {
     assert_eq!(report.created, cells as usize);
 }
 
-/// `n` bytes that start like a JPEG; the rest is noise (the server checks only the SHA-256).
-fn big_photo(n: usize) -> Vec<u8> {
-    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-    let mut v: Vec<u8> = (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
-    v[..4].copy_from_slice(&[0xFF, 0xD8, 0xFF, 0xE0]);
-    let end = v.len() - 2;
-    v[end..].copy_from_slice(&[0xFF, 0xD9]);
-    v
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_5_mb_photo_upload_cut_at_80_percent_resumes_instead_of_restarting() {
     init_tracing();
@@ -152,7 +137,7 @@ async fn a_5_mb_photo_upload_cut_at_80_percent_resumes_instead_of_restarting() {
         .await
         .unwrap();
     const SIZE: u64 = 5 * 1024 * 1024;
-    let bytes = big_photo(SIZE as usize);
+    let bytes = fake_jpeg(SIZE as usize, 0x2545_F491);
     let hash = xuncha_photo::sha256(&bytes);
 
     // The connection dies once 80 % of the photo went up (the head's few hundred bytes included).

@@ -20,8 +20,7 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 use xuncha_device::{Engine, Keep, Scope};
-use xuncha_domain::finding::RawPosition;
-use xuncha_domain::{FindingDraft, PositionSource, Severity};
+use xuncha_domain::FindingDraft;
 use xuncha_sim::proxy::Chaos;
 use xuncha_sim::{sim, Fault, FaultProxy, ServerView};
 
@@ -44,21 +43,7 @@ fn act() -> impl Strategy<Value = Act> {
 }
 
 fn draft(description: String, address: String) -> FindingDraft {
-    FindingDraft {
-        category: "living_environment".into(),
-        subcategory: "overflowing_bin".into(),
-        description,
-        address,
-        severity: Severity::Normal,
-        position: Some(RawPosition {
-            lat: 30.26,
-            lon: 120.165,
-            accuracy_m: Some(6.0),
-            source: PositionSource::DeviceGps,
-        }),
-        photos: vec![],
-        observed_at: "2026-11-20T09:30:00+08:00".parse().unwrap(),
-    }
+    FindingDraft { address, ..xuncha_testkit::bin_draft(description, 0, vec![], xuncha_testkit::demo_morning()) }
 }
 
 async fn mine(e: &Engine) -> Vec<String> {

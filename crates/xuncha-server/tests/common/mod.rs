@@ -151,23 +151,9 @@ pub fn gps_photos() -> Vec<PathBuf> {
     files
 }
 
-/// What a phone's capture screen sends: a bin overflowing on 湖滨路, `i` metres apart, observed now (UTC+8).
+/// What a phone's capture screen sends: a bin overflowing on 湖滨路, `i` steps apart, observed now (UTC+8).
 pub fn phone_draft(description: String, i: usize, photos: Vec<PhotoHash>) -> xuncha_domain::FindingDraft {
-    xuncha_domain::FindingDraft {
-        category: "living_environment".into(),
-        subcategory: "overflowing_bin".into(),
-        description,
-        address: format!("湖滨路 {i} 号"),
-        severity: Severity::Normal,
-        position: Some(xuncha_domain::finding::RawPosition {
-            lat: 30.2600 + i as f64 * 0.0001,
-            lon: 120.1650,
-            accuracy_m: Some(6.0),
-            source: PositionSource::DeviceGps,
-        }),
-        photos,
-        observed_at: chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap()),
-    }
+    xuncha_testkit::bin_draft(description, i, photos, xuncha_testkit::now_in_china())
 }
 
 /// Runs a subcommand against the database and blob directory in `dir`.
