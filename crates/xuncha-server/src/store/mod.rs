@@ -19,6 +19,7 @@ use xuncha_domain::{
 };
 use xuncha_proto::{FindingRecord, OpResult, Operation, PullResponse, UserProfile};
 
+pub mod group_commit;
 pub mod postgres;
 pub mod sqlite;
 pub use postgres::PostgresStore;

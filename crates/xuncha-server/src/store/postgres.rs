@@ -10,12 +10,14 @@
 //! snapshot that sees seq N sees every seq below it. The cost: changes to findings commit one at a time
 //! (from taking the number to commit: a few inserts and the commit's WAL flush), across all processes.
 //!
-//! **Idempotency:** a push first claims its op id (and device slot) by inserting the `applied_ops` row;
-//! a concurrent duplicate waits on that unique key and then reads the stored answer. The finding is
-//! locked (`FOR UPDATE`) before deciding, so two edits of one finding are decided one after the other.
+//! **Group commit:** pushes waiting in a process are committed together, one transaction and one WAL flush
+//! per group (`group_commit.rs`). A group locks the counter row first, so across all processes one push
+//! transaction runs at a time and groups cannot deadlock.
 //!
-//! Lock order in a push is always: op row → finding row → counter row, so pushes cannot deadlock.
+//! **Idempotency:** each op first claims its op id (and device slot) by inserting the `applied_ops` row; a
+//! duplicate (a retry, or the same op twice in a group) finds the row and reads the stored answer.
 
+use super::group_commit::{self, PendingPush, PushQueue};
 use super::{
     Credentials, NewDistrict, NewSubDistrict, NewUser, PhotoRecorded, ServerStore, Session, StoreError, StoredFinding,
     Team, TokenHash,
@@ -128,6 +130,9 @@ impl From<deadpool_postgres::PoolError> for StoreError {
 pub struct PostgresStore {
     pool: Pool,
     rules: Arc<Rules>,
+    /// Pushes waiting for this process's writer (group commit), and that writer.
+    pending: Arc<PushQueue>,
+    writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -157,7 +162,7 @@ impl PostgresStore {
             .wait_timeout(Some(POOL_WAIT))
             .build()
             .map_err(|e| StoreError::Backend(format!("connection pool: {e}")))?;
-        let store = Self { pool, rules };
+        let store = Self { pool, rules, pending: Arc::default(), writer: Arc::default() };
         let mut client = store.client().await?;
         let ran = run_migrations(&mut client, migrations()).await?;
         if ran > 0 {
@@ -266,19 +271,43 @@ async fn load_current(tx: &Transaction<'_>, id: FindingId) -> Result<Option<Curr
     }))
 }
 
-/// Applies one op in its own transaction; see the module comment for the locking.
-async fn push_one(
+/// Commits one group of waiting pushes in one transaction (see [`super::group_commit`]).
+///
+/// The group takes the counter row's lock first, before any op or finding row: groups of every server
+/// process queue on it, so only one push transaction runs at a time, no push waits on another's
+/// uncommitted op row, and no two groups can deadlock.
+async fn commit_group(
     client: &mut Object,
+    rules: &Rules,
+    group: &[PendingPush],
+) -> Result<Vec<Vec<OpResult>>, StoreError> {
+    let tx = client.transaction().await?;
+    tx.execute("SELECT last_seq FROM change_counter FOR UPDATE", &[]).await?;
+    let mut answers = Vec::with_capacity(group.len());
+    for j in group {
+        let mut results = Vec::with_capacity(j.ops.len());
+        for op in &j.ops {
+            let outcome = apply_op(&tx, rules, &j.principal, j.device, op, j.now).await?;
+            results.push(OpResult { op_id: op.op_id, outcome });
+        }
+        answers.push(results);
+    }
+    tx.commit().await?;
+    Ok(answers)
+}
+
+/// Applies one op inside the group's transaction.
+async fn apply_op(
+    tx: &Transaction<'_>,
     rules: &Rules,
     principal: &Principal,
     device: DeviceId,
     op: &Operation,
     now: DateTime<Utc>,
 ) -> Result<OpOutcome, StoreError> {
-    let tx = client.transaction().await?;
     let device_seq = to_i64(op.device_seq, "device_seq")?;
-    // Claim the op id and the (device, seq) slot. A concurrent push of the same op waits here until the
-    // first commits, then finds the row.
+    // Claim the op id and the (device, seq) slot. A duplicate (a retry, or the same op twice in the group)
+    // finds the row and reads the stored answer.
     let claimed = tx
         .execute(
             "INSERT INTO applied_ops(op_id, device_id, device_seq, user_id, finding_id, applied_at)
@@ -290,7 +319,6 @@ async fn push_one(
     if !claimed {
         let seen =
             tx.query_opt("SELECT user_id, result_json FROM applied_ops WHERE op_id = $1", &[&op.op_id.0]).await?;
-        tx.rollback().await?;
         let Some(row) = seen else {
             // Not recorded: the (device, seq) slot belongs to another op.
             return Ok(OpOutcome::Rejected { error: apply::messages::sequence_reused() });
@@ -303,10 +331,10 @@ async fn push_one(
         return Ok(apply::replayed(serde_json::from_str::<OpOutcome>(result)?));
     }
 
-    let current = load_current(&tx, op.finding_id).await?;
+    let current = load_current(tx, op.finding_id).await?;
     let decision = apply::decide(rules, principal, current.as_ref(), op, now);
     let written = match decision.to_write() {
-        Some((c, insert)) => write_change(&tx, c, insert, now).await?,
+        Some((c, insert)) => write_change(tx, c, insert, now).await?,
         None => true,
     };
     let outcome = if written {
@@ -321,7 +349,6 @@ async fn push_one(
         &[&op.op_id.0, &serde_json::to_string(&outcome)?],
     )
     .await?;
-    tx.commit().await?;
     Ok(outcome)
 }
 
@@ -673,13 +700,20 @@ impl ServerStore for PostgresStore {
         ops: Vec<Operation>,
         now: DateTime<Utc>,
     ) -> Result<Vec<OpResult>, StoreError> {
-        let mut c = self.client().await?;
-        let mut results = Vec::with_capacity(ops.len());
-        for op in &ops {
-            let outcome = push_one(&mut c, &self.rules, principal, device, op, now).await?;
-            results.push(OpResult { op_id: op.op_id, outcome });
+        let answer = self.pending.enqueue(principal.clone(), device, ops, now);
+        // Every push runs one writer pass; the first pass to get the writer commits whatever is waiting.
+        {
+            let _writer = self.writer.lock().await;
+            let group = self.pending.take();
+            if !group.is_empty() {
+                let result = match self.client().await {
+                    Ok(mut c) => commit_group(&mut c, &self.rules, &group).await,
+                    Err(e) => Err(e),
+                };
+                group_commit::answer(group, result);
+            }
         }
-        Ok(results)
+        group_commit::wait(answer).await
     }
 
     async fn pull(&self, principal: &Principal, cursor: u64, limit: u32) -> Result<PullResponse, StoreError> {

@@ -5,6 +5,7 @@
 //! reader never sees seq 7 committed before seq 6 and a pull cursor can never skip a change.
 //! Every rusqlite call runs in `spawn_blocking`, never on the async executor.
 
+use super::group_commit::{self, PushQueue};
 use super::{
     Credentials, NewDistrict, NewSubDistrict, NewUser, PhotoRecorded, ServerStore, Session, StoreError, StoredFinding,
     Team, TokenHash,
@@ -59,6 +60,8 @@ struct Inner {
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
     rules: Arc<Rules>,
+    /// Pushes waiting for the writer (group commit).
+    pending: PushQueue,
 }
 
 impl SqliteStore {
@@ -96,7 +99,13 @@ impl SqliteStore {
         tx.commit()?;
         let readers = (0..READERS).map(|_| connect(path).map(Mutex::new)).collect::<Result<_, _>>()?;
         Ok(Self {
-            inner: Arc::new(Inner { writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0), rules }),
+            inner: Arc::new(Inner {
+                writer: Mutex::new(writer),
+                readers,
+                next_reader: AtomicUsize::new(0),
+                rules,
+                pending: PushQueue::default(),
+            }),
         })
     }
 
@@ -228,17 +237,42 @@ fn load_current(conn: &Connection, id: FindingId) -> Result<Option<Current>, Sto
     }))
 }
 
-/// Applies one op in its own IMMEDIATE transaction (taking the write lock before reading, so two
-/// identical ops racing on separate connections still apply once).
-fn push_one(
-    conn: &mut Connection,
+/// One writer pass: commits the next group of waiting pushes in one IMMEDIATE transaction (see
+/// [`super::group_commit`]).
+fn commit_group(conn: &mut Connection, rules: &Rules, queue: &PushQueue) {
+    let group = queue.take();
+    if group.is_empty() {
+        return; // an earlier pass took this push with its group
+    }
+    let result = (|| {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut answers = Vec::with_capacity(group.len());
+        for j in &group {
+            let r = j
+                .ops
+                .iter()
+                .map(|op| {
+                    Ok(OpResult { op_id: op.op_id, outcome: apply_op(&tx, rules, &j.principal, j.device, op, j.now)? })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            answers.push(r);
+        }
+        tx.commit()?;
+        Ok(answers)
+    })();
+    group_commit::answer(group, result);
+}
+
+/// Applies one op inside the writer's IMMEDIATE transaction (the write lock is taken before reading, so
+/// two identical ops racing on separate connections still apply once).
+fn apply_op(
+    tx: &rusqlite::Transaction<'_>,
     rules: &Rules,
     principal: &Principal,
     device: DeviceId,
     op: &Operation,
     now: DateTime<Utc>,
 ) -> Result<OpOutcome, StoreError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let op_id = op.op_id.to_string();
     let seen: Option<(String, String)> = tx
         .query_row("SELECT user_id, result_json FROM applied_ops WHERE op_id = ?1", params![op_id], |r| {
@@ -262,10 +296,10 @@ fn push_one(
         return Ok(OpOutcome::Rejected { error: apply::messages::sequence_reused() });
     }
 
-    let current = load_current(&tx, op.finding_id)?;
+    let current = load_current(tx, op.finding_id)?;
     let decision = apply::decide(rules, principal, current.as_ref(), op, now);
     if let Some((c, insert)) = decision.to_write() {
-        write_change(&tx, c, insert, now)?;
+        write_change(tx, c, insert, now)?;
     }
     let outcome = decision.into_outcome();
     tx.execute(
@@ -281,7 +315,6 @@ fn push_one(
             ts(now)
         ],
     )?;
-    tx.commit()?;
     Ok(outcome)
 }
 
@@ -649,13 +682,15 @@ impl ServerStore for SqliteStore {
         ops: Vec<Operation>,
         now: DateTime<Utc>,
     ) -> Result<Vec<OpResult>, StoreError> {
-        let principal = principal.clone();
+        let answer = self.inner.pending.enqueue(principal.clone(), device, ops, now);
+        let inner = self.inner.clone();
+        // Every push runs one writer pass; the first pass to get the writer commits whatever is waiting.
         self.write(move |c, rules| {
-            ops.iter()
-                .map(|op| Ok(OpResult { op_id: op.op_id, outcome: push_one(c, rules, &principal, device, op, now)? }))
-                .collect()
+            commit_group(c, rules, &inner.pending);
+            Ok(())
         })
-        .await
+        .await?;
+        group_commit::wait(answer).await
     }
 
     async fn pull(&self, principal: &Principal, cursor: u64, limit: u32) -> Result<PullResponse, StoreError> {
