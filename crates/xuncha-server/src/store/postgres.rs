@@ -26,12 +26,12 @@ use crate::apply::{self, Current, Rules};
 use crate::config::DatabaseUrl;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime, Transaction as DpTransaction};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{NoTls, Row, Transaction};
+use tokio_postgres::{NoTls, Row, Statement};
 use uuid::Uuid;
 use xuncha_domain::finding::FindingFields;
 use xuncha_domain::{
@@ -244,17 +244,7 @@ fn principal_from(r: &Row) -> Result<Principal, StoreError> {
 }
 
 /// The stored finding, locked until the end of the transaction.
-async fn load_current(tx: &Transaction<'_>, id: FindingId) -> Result<Option<Current>, StoreError> {
-    let Some(r) = tx
-        .query_opt(
-            "SELECT author_id, team_id, district_id, sub_district_id, status, fields_json, version
-             FROM findings WHERE id = $1 FOR UPDATE",
-            &[&id.0],
-        )
-        .await?
-    else {
-        return Ok(None);
-    };
+fn current_from(id: FindingId, r: &Row) -> Result<Current, StoreError> {
     let fields: FindingFields = serde_json::from_str(r.try_get(5)?)?;
     let finding = Finding {
         id,
@@ -263,62 +253,135 @@ async fn load_current(tx: &Transaction<'_>, id: FindingId) -> Result<Option<Curr
         fields,
         status: parse_status(r.try_get(4)?)?,
     };
-    Ok(Some(Current {
+    Ok(Current {
         finding,
         version: to_u64(r.try_get(6)?, "version")?,
         district: r.try_get::<_, Option<Uuid>>(2)?.map(DistrictId),
         sub_district: r.try_get::<_, Option<Uuid>>(3)?.map(SubDistrictId),
-    }))
+    })
 }
 
 /// Commits one group of waiting pushes in one transaction (see [`super::group_commit`]).
 ///
 /// The group takes the counter row's lock first, before any op or finding row: groups of every server
 /// process queue on it, so only one push transaction runs at a time, no push waits on another's
-/// uncommitted op row, and no two groups can deadlock.
+/// uncommitted op row, and no two groups can deadlock. Sequence numbers are handed out in memory from the
+/// locked value and written back once, at the end of the group.
+///
+/// Why the statements are prepared once per connection and sent pipelined: a push costs round trips, not
+/// disk (one flush per group). An op is two round trips — claim its id and read its finding; then write
+/// the finding, its history line, its photo list and the stored answer together.
 async fn commit_group(
     client: &mut Object,
     rules: &Rules,
     group: &[PendingPush],
 ) -> Result<Vec<Vec<OpResult>>, StoreError> {
     let tx = client.transaction().await?;
-    tx.execute("SELECT last_seq FROM change_counter FOR UPDATE", &[]).await?;
+    let st = Statements::prepare(&tx).await?;
+    let first: i64 = tx.query_one(&st.lock_counter, &[]).await?.try_get(0)?;
+    let mut seq = first;
     let mut answers = Vec::with_capacity(group.len());
     for j in group {
         let mut results = Vec::with_capacity(j.ops.len());
         for op in &j.ops {
-            let outcome = apply_op(&tx, rules, &j.principal, j.device, op, j.now).await?;
+            let outcome = apply_op(&tx, &st, rules, &j.principal, j.device, op, j.now, &mut seq).await?;
             results.push(OpResult { op_id: op.op_id, outcome });
         }
         answers.push(results);
+    }
+    if seq != first {
+        tx.execute(&st.set_counter, &[&seq]).await?;
     }
     tx.commit().await?;
     Ok(answers)
 }
 
-/// Applies one op inside the group's transaction.
+/// The statements of a push, prepared once per connection (deadpool caches them).
+struct Statements {
+    lock_counter: Statement,
+    set_counter: Statement,
+    claim: Statement,
+    seen: Statement,
+    load: Statement,
+    insert_finding: Statement,
+    update_finding: Statement,
+    add_history: Statement,
+    clear_photos: Statement,
+    add_photos: Statement,
+    set_result: Statement,
+}
+
+impl Statements {
+    async fn prepare(tx: &DpTransaction<'_>) -> Result<Self, StoreError> {
+        let (lock_counter, set_counter, claim, seen, load, insert_finding) = futures_util::try_join!(
+            tx.prepare_cached("SELECT last_seq FROM change_counter FOR UPDATE"),
+            tx.prepare_cached("UPDATE change_counter SET last_seq = $1"),
+            tx.prepare_cached(
+                "INSERT INTO applied_ops(op_id, device_id, device_seq, user_id, finding_id, applied_at)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING"
+            ),
+            tx.prepare_cached("SELECT user_id, result_json FROM applied_ops WHERE op_id = $1"),
+            tx.prepare_cached(
+                "SELECT author_id, team_id, district_id, sub_district_id, status, fields_json, version
+                 FROM findings WHERE id = $1 FOR UPDATE"
+            ),
+            tx.prepare_cached(
+                "INSERT INTO findings(id, author_id, team_id, district_id, sub_district_id, status, fields_json,
+                                      version, server_seq, received_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)"
+            ),
+        )?;
+        let (update_finding, add_history, clear_photos, add_photos, set_result) = futures_util::try_join!(
+            tx.prepare_cached(
+                "UPDATE findings SET district_id = $2, sub_district_id = $3, status = $4, fields_json = $5,
+                                     version = $6, server_seq = $7, updated_at = $8
+                 WHERE id = $1 AND version + 1 = $6"
+            ),
+            tx.prepare_cached(
+                "INSERT INTO finding_history(finding_id, n, entry_json)
+                 VALUES ($1, (SELECT COALESCE(MAX(n), 0) + 1 FROM finding_history WHERE finding_id = $1), $2)"
+            ),
+            tx.prepare_cached("DELETE FROM finding_photos WHERE finding_id = $1"),
+            tx.prepare_cached("INSERT INTO finding_photos(finding_id, hash) SELECT $1, unnest($2::text[])"),
+            tx.prepare_cached("UPDATE applied_ops SET result_json = $2 WHERE op_id = $1"),
+        )?;
+        Ok(Self {
+            lock_counter,
+            set_counter,
+            claim,
+            seen,
+            load,
+            insert_finding,
+            update_finding,
+            add_history,
+            clear_photos,
+            add_photos,
+            set_result,
+        })
+    }
+}
+
+/// Applies one op inside the group's transaction; `seq` is the last sequence number handed out.
+#[allow(clippy::too_many_arguments)]
 async fn apply_op(
-    tx: &Transaction<'_>,
+    tx: &DpTransaction<'_>,
+    st: &Statements,
     rules: &Rules,
     principal: &Principal,
     device: DeviceId,
     op: &Operation,
     now: DateTime<Utc>,
+    seq: &mut i64,
 ) -> Result<OpOutcome, StoreError> {
     let device_seq = to_i64(op.device_seq, "device_seq")?;
-    // Claim the op id and the (device, seq) slot. A duplicate (a retry, or the same op twice in the group)
-    // finds the row and reads the stored answer.
-    let claimed = tx
-        .execute(
-            "INSERT INTO applied_ops(op_id, device_id, device_seq, user_id, finding_id, applied_at)
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-            &[&op.op_id.0, &device.0, &device_seq, &principal.user.0, &op.finding_id.0, &now],
-        )
-        .await?
-        == 1;
-    if !claimed {
-        let seen =
-            tx.query_opt("SELECT user_id, result_json FROM applied_ops WHERE op_id = $1", &[&op.op_id.0]).await?;
+    // Claim the op id and the (device, seq) slot, and read (and lock) the finding, in one round trip. A
+    // duplicate (a retry, or the same op twice in the group) finds the row and reads the stored answer.
+    let claim: [&(dyn ToSql + Sync); 6] =
+        [&op.op_id.0, &device.0, &device_seq, &principal.user.0, &op.finding_id.0, &now];
+    let load: [&(dyn ToSql + Sync); 1] = [&op.finding_id.0];
+    let (claimed, row) = futures_util::try_join!(tx.execute(&st.claim, &claim), tx.query_opt(&st.load, &load))?;
+    if claimed != 1 {
+        let seen = tx.query_opt(&st.seen, &[&op.op_id.0]).await?;
         let Some(row) = seen else {
             // Not recorded: the (device, seq) slot belongs to another op.
             return Ok(OpOutcome::Rejected { error: apply::messages::sequence_reused() });
@@ -330,93 +393,72 @@ async fn apply_op(
         let result = result.ok_or_else(|| StoreError::Corrupt(format!("op {} has no stored result", op.op_id)))?;
         return Ok(apply::replayed(serde_json::from_str::<OpOutcome>(result)?));
     }
-
-    let current = load_current(tx, op.finding_id).await?;
+    let current = row.map(|r| current_from(op.finding_id, &r)).transpose()?;
     let decision = apply::decide(rules, principal, current.as_ref(), op, now);
-    let written = match decision.to_write() {
-        Some((c, insert)) => write_change(tx, c, insert, now).await?,
-        None => true,
-    };
-    let outcome = if written {
-        decision.into_outcome()
-    } else {
-        // Another op created this id between our read and our insert: the same answer a serial order
-        // would have given.
-        OpOutcome::Rejected { error: apply::messages::finding_exists() }
-    };
-    tx.execute(
-        "UPDATE applied_ops SET result_json = $2 WHERE op_id = $1",
-        &[&op.op_id.0, &serde_json::to_string(&outcome)?],
-    )
-    .await?;
+    let change = decision.to_write().map(|(c, insert)| (c.clone(), insert));
+    let outcome = decision.into_outcome();
+    let result_json = serde_json::to_string(&outcome)?;
+    let result_params: [&(dyn ToSql + Sync); 2] = [&op.op_id.0, &result_json];
+    let set_result = tx.execute(&st.set_result, &result_params);
+    match change {
+        Some((c, insert)) => {
+            *seq += 1;
+            write_change(tx, st, &c, insert, now, *seq, set_result).await?;
+        }
+        None => {
+            set_result.await?;
+        }
+    }
     Ok(outcome)
 }
 
-/// Writes a decided change with the next `server_seq`. Returns false (writing nothing) when an insert
-/// finds the id taken.
+/// Writes a decided change with sequence number `seq`, pipelined with the op's stored answer.
 async fn write_change(
-    tx: &Transaction<'_>,
+    tx: &DpTransaction<'_>,
+    st: &Statements,
     c: &apply::Change,
     insert: bool,
     now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
-    // The row lock taken here is held until commit: see the module comment.
-    let seq: i64 =
-        tx.query_one("UPDATE change_counter SET last_seq = last_seq + 1 RETURNING last_seq", &[]).await?.try_get(0)?;
+    seq: i64,
+    set_result: impl std::future::Future<Output = Result<u64, tokio_postgres::Error>>,
+) -> Result<(), StoreError> {
     let f = &c.finding;
     let fields = serde_json::to_string(&f.fields)?;
     let district = c.district.map(|d| d.0);
     let sub_district = c.sub_district.map(|d| d.0);
     let version = to_i64(c.version, "version")?;
-    if insert {
-        let n = tx
-            .execute(
-                "INSERT INTO findings(id, author_id, team_id, district_id, sub_district_id, status, fields_json,
-                                      version, server_seq, received_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
-                 ON CONFLICT (id) DO NOTHING",
-                &[
-                    &f.id.0,
-                    &f.author.0,
-                    &f.team.0,
-                    &district,
-                    &sub_district,
-                    &f.status.as_str(),
-                    &fields,
-                    &version,
-                    &seq,
-                    &now,
-                ],
-            )
-            .await?;
-        if n == 0 {
-            return Ok(false);
-        }
-    } else {
-        let n = tx
-            .execute(
-                "UPDATE findings SET district_id = $2, sub_district_id = $3, status = $4, fields_json = $5,
-                                     version = $6, server_seq = $7, updated_at = $8
-                 WHERE id = $1 AND version + 1 = $6",
-                &[&f.id.0, &district, &sub_district, &f.status.as_str(), &fields, &version, &seq, &now],
-            )
-            .await?;
-        if n != 1 {
-            // Cannot happen while the row is locked; refuse rather than write over a newer version.
-            return Err(StoreError::Backend(format!("finding {} changed during the transaction", f.id)));
-        }
-    }
-    tx.execute(
-        "INSERT INTO finding_history(finding_id, n, entry_json)
-         VALUES ($1, (SELECT COALESCE(MAX(n), 0) + 1 FROM finding_history WHERE finding_id = $1), $2)",
-        &[&f.id.0, &serde_json::to_string(&c.history)?],
-    )
-    .await?;
-    tx.execute("DELETE FROM finding_photos WHERE finding_id = $1", &[&f.id.0]).await?;
+    let status = f.status.as_str();
+    let history = serde_json::to_string(&c.history)?;
     let photos: Vec<String> = f.fields.photos.iter().map(PhotoHash::to_hex).collect();
-    tx.execute("INSERT INTO finding_photos(finding_id, hash) SELECT $1, unnest($2::text[])", &[&f.id.0, &photos])
-        .await?;
-    Ok(true)
+    let write = async {
+        if insert {
+            tx.execute(
+                &st.insert_finding,
+                &[&f.id.0, &f.author.0, &f.team.0, &district, &sub_district, &status, &fields, &version, &seq, &now],
+            )
+            .await
+        } else {
+            tx.execute(&st.update_finding, &[&f.id.0, &district, &sub_district, &status, &fields, &version, &seq, &now])
+                .await
+        }
+    };
+    let history_params: [&(dyn ToSql + Sync); 2] = [&f.id.0, &history];
+    let id_param: [&(dyn ToSql + Sync); 1] = [&f.id.0];
+    let photo_params: [&(dyn ToSql + Sync); 2] = [&f.id.0, &photos];
+    // Sent in this order on the connection and run in this order by the server (pipelining keeps order).
+    let (n, _, _, _, _) = futures_util::try_join!(
+        write,
+        tx.execute(&st.add_history, &history_params),
+        tx.execute(&st.clear_photos, &id_param),
+        tx.execute(&st.add_photos, &photo_params),
+        set_result,
+    )?;
+    if n != 1 {
+        // Cannot happen: push transactions run one at a time and the finding was read (and locked) in this
+        // one. Refuse rather than write over something else; the group rolls back.
+        return Err(StoreError::Backend(format!("finding {} changed during the transaction", f.id)));
+    }
+    Ok(())
 }
 
 /// The part of a WHERE clause that limits findings (alias `f`) to what `p` may see, with its parameters
