@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every test: set up, then the UI's unit tests, the UI in Chromium, a smoke run of the photo benchmark,
+# Every test: set up, then the UI's unit tests, the UI in Chromium, smoke runs of the photo and sync benchmarks,
 # and the whole Rust workspace — domain, store, photo fixtures, the server as a process on SQLite and
 # PostgreSQL, two devices syncing through it, the fault/crash simulations, and the real Tauri app under
 # Xvfb driven through tauri-driver. Screenshots land in target/e2e-screenshots/ and
@@ -15,6 +15,9 @@ echo "== UI in Chromium (playwright-core)"
 
 echo "== Photo benchmark, smoke run (the full run: crates/xuncha-photo/benches/photo-bench.sh)"
 bash crates/xuncha-photo/benches/photo-bench.sh --smoke
+
+echo "== Sync benchmark, smoke run (the full run: crates/xuncha-sim/benches/sync-bench.sh)"
+bash crates/xuncha-sim/benches/sync-bench.sh --quick
 
 echo "== Rust workspace"
 # The end-to-end test runs the server binary built here.
