@@ -12,7 +12,7 @@ log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
 PACKAGES=(
   build-essential pkg-config curl ca-certificates cmake
   libwebkit2gtk-4.1-dev libsoup-3.0-dev libgtk-3-dev librsvg2-dev libssl-dev libayatana-appindicator3-dev
-  libheif-dev libde265-dev libnuma-dev
+  libheif-dev libde265-dev libnuma-dev nasm
   xvfb webkit2gtk-driver chromium fonts-noto-cjk
   libvips-tools imagemagick time
   postgresql-client

@@ -25,8 +25,8 @@ pub(crate) struct Decoded {
 }
 
 /// Decodes to 8-bit RGB or grey (what JPEG stores), with alpha flattened onto white.
-/// With `shrink_to`, a JPEG at least twice that long may be decoded at 1/2–1/8 scale (see `shrink`),
-/// its long edge staying ≥ `shrink_to`.
+/// With `shrink_to`, a JPEG is decoded by libjpeg-turbo at the smallest eighth of its size (see `shrink`)
+/// whose long edge stays ≥ `shrink_to`.
 pub(crate) fn decode(bytes: &[u8], format: Format, shrink_to: Option<u32>) -> Result<Decoded, PhotoError> {
     if let (Format::Jpeg, Some(edge)) = (format, shrink_to) {
         if let Some(d) = crate::shrink::decode_scaled(bytes, edge)? {

@@ -465,15 +465,31 @@ pub async fn run_prepared(
     devices: Vec<Device>,
 ) -> Result<(Report, Vec<Device>), SimError> {
     tracing::info!(devices = devices.len(), baseline = base.ids.len(), "simulation starts");
+    let devices = live_phase(cfg, devices).await?;
+    heal_and_check(cfg, base, devices).await
+}
+
+/// The activity phase only: every device creates, edits, submits and syncs until `cfg.duration` ends.
+/// A fault injector stops between this and [`heal_and_check`] (the check must see a healed server).
+pub async fn live_phase(cfg: &SimConfig, devices: Vec<Device>) -> Result<Vec<Device>, SimError> {
     let deadline = Instant::now() + cfg.duration;
     let creators = Arc::new(AtomicUsize::new(devices.iter().filter(|d| !d.is_leader()).count()));
     let tasks: Vec<_> =
         devices.into_iter().map(|d| tokio::spawn(live(d, cfg.clone(), deadline, creators.clone()))).collect();
-    let mut devices = Vec::new();
+    let mut out = Vec::new();
     for t in tasks {
-        devices.push(t.await.map_err(|e| SimError::Task(e.to_string()))??);
+        out.push(t.await.map_err(|e| SimError::Task(e.to_string()))??);
     }
-    devices.sort_by_key(|d| d.index);
+    out.sort_by_key(|d| d.index);
+    Ok(out)
+}
+
+/// Final syncs until quiet, then the set check.
+pub async fn heal_and_check(
+    cfg: &SimConfig,
+    base: &Baseline,
+    devices: Vec<Device>,
+) -> Result<(Report, Vec<Device>), SimError> {
     settle(&devices, cfg.settle_timeout).await?;
     let report = check(&cfg.server_url, &devices, base).await?;
     Ok((report, devices))

@@ -47,6 +47,9 @@ async fn sigkilled_server_loses_and_duplicates_nothing() {
             let end = Instant::now() + Duration::from_secs(secs);
             while Instant::now() < end && !stop.load(Ordering::SeqCst) {
                 std::thread::sleep(Duration::from_millis(rng.random_range(500..=3000)));
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
                 let mut s = server.lock().unwrap();
                 s.kill();
                 kills += 1;
@@ -56,9 +59,12 @@ async fn sigkilled_server_loses_and_duplicates_nothing() {
             kills
         })
     };
-    let (report, _devices) = sim::run_prepared(&cfg, &base, devices).await.unwrap();
+    let devices = sim::live_phase(&cfg, devices).await.unwrap();
+    // Heal before checking: the nemesis stops (its last kill is always followed by a restart), then the
+    // final syncs and the set check run against a server that stays up.
     stop.store(true, Ordering::SeqCst);
     let kills = nemesis.join().unwrap();
+    let (report, _devices) = sim::heal_and_check(&cfg, &base, devices).await.unwrap();
     let restarts = server.lock().unwrap().starts;
     println!(
         "crash ×{kills} (server started {restarts} times): {} / diverged {} / rejected ops {} / {:.1} s",
