@@ -63,7 +63,9 @@ pub fn marker_of(description: &str) -> Option<&str> {
     description.starts_with("[sim ").then(|| &description[..=end])
 }
 
-fn draft(text: String, photos: Vec<String>, rng: &mut StdRng) -> Result<FindingDraft, SimError> {
+/// A plausible finding as a phone sends it: an overflowing bin somewhere in team 1's area (湖滨), with
+/// `text` as description and the given photo hashes. Also the shape the sync benchmark pushes.
+pub fn draft(text: String, photos: Vec<String>, rng: &mut StdRng) -> Result<FindingDraft, SimError> {
     let photos = photos.iter().map(|h| h.parse()).collect::<Result<Vec<_>, _>>()?;
     Ok(FindingDraft {
         category: "living_environment".into(),

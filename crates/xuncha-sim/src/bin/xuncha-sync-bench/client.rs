@@ -2,12 +2,11 @@
 //! store. Used where a thousand engines (each a SQLite file and a blocking thread) would measure the
 //! bench machine instead of the server; the leader's first pull also runs through a real engine.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use rand::rngs::StdRng;
 use rand::Rng;
 use std::time::Duration;
-use xuncha_domain::finding::RawPosition;
-use xuncha_domain::{DeviceId, FindingDraft, FindingId, OpId, PhotoHash, PositionSource, Severity, Taxonomy};
+use xuncha_domain::{DeviceId, FindingId, OpId, PhotoHash, Taxonomy};
 use xuncha_proto::{
     paths, LoginRequest, LoginResponse, OpBody, OpOutcome, Operation, PullResponse, PushRequest, PushResponse,
 };
@@ -131,21 +130,8 @@ pub fn create_op(
     rng: &mut StdRng,
     photo: Option<PhotoHash>,
 ) -> Result<Operation> {
-    let draft = FindingDraft {
-        category: "living_environment".into(),
-        subcategory: "overflowing_bin".into(),
-        description: format!("[bench {}] 垃圾桶满溢，周边有散落垃圾，需尽快清运", rng.random::<u32>()),
-        address: format!("湖滨路 {} 号附近", rng.random_range(1..300)),
-        severity: if rng.random_bool(0.2) { Severity::High } else { Severity::Normal },
-        position: Some(RawPosition {
-            lat: 30.2600 + rng.random_range(0.0..0.01),
-            lon: 120.1650 + rng.random_range(0.0..0.01),
-            accuracy_m: Some(6.0),
-            source: PositionSource::DeviceGps,
-        }),
-        photos: photo.into_iter().collect(),
-        observed_at: chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).context("offset")?),
-    };
+    let text = format!("[bench {}] 垃圾桶满溢，周边有散落垃圾，需尽快清运", rng.random::<u32>());
+    let draft = xuncha_sim::sim::draft(text, photo.map(|h| h.to_hex()).into_iter().collect(), rng)?;
     let fields = draft.validate(taxonomy)?;
     let op = Operation {
         op_id: OpId::new_v7(),
