@@ -118,20 +118,22 @@ pub fn quantile(sorted: &[Duration], q: f64) -> Duration {
 }
 
 /// Every device (already signed in, its cursor caught up, its one new finding made) waits at a
-/// barrier, then at once: push its op, then pull from its cursor until `has_more` is false. Each device
-/// has its own HTTP client, so its own connection, as a phone has.
-pub async fn devices(url: &str, work: Vec<(Session, Operation)>) -> Result<DeviceStats> {
+/// barrier, then — at once, or device i after `spread × i / n` — pushes its op and pulls from its cursor
+/// until `has_more` is false. Each device has its own HTTP client, so its own connection, as a phone has.
+pub async fn devices(url: &str, work: Vec<(Session, Operation)>, spread: Duration) -> Result<DeviceStats> {
     let n = work.len();
     let barrier = Arc::new(tokio::sync::Barrier::new(n + 1));
     let mut tasks = Vec::with_capacity(n);
-    for (mut s, op) in work {
+    for (i, (mut s, op)) in work.into_iter().enumerate() {
         let api = Api::new(url, Duration::from_secs(60)).context("http client")?;
         let barrier = barrier.clone();
+        let delay = spread.mul_f64(i as f64 / n.max(1) as f64);
         tasks.push(tokio::spawn(async move {
             let mut push = Vec::new();
             let mut pull = Vec::new();
             let mut errors = Vec::new();
             barrier.wait().await;
+            tokio::time::sleep(delay).await;
             let t = Instant::now();
             match api.push(&s, vec![op]).await {
                 Ok(_) => push.push(t.elapsed()),
