@@ -64,7 +64,8 @@ async fn two_servers_on_one_database_converge_and_replays_stay_replays() {
             }
         }
         let (x, y) = tokio::join!(a.sync_now(), b.sync_now());
-        assert!(x.unwrap().all_synced && y.unwrap().all_synced);
+        let (x, y) = (x.unwrap(), y.unwrap());
+        assert!(x.all_synced && y.all_synced, "round {round}:\n{x:?}\n{y:?}");
     }
     // A last pull for both, each from the server it did not use last.
     a.login(&servers[0].url, "inspector1-1", PASSWORD).await.unwrap();

@@ -40,7 +40,12 @@ async fn a_hundred_lost_acknowledgements_create_no_duplicate() {
         .iter()
         .filter(|e| e.path == "/api/v1/sync/push" && e.fate == Fate::ResetResponse && e.status == Some(200))
         .count();
-    assert_eq!(resets, 100, "every round the server answered 200 (committed) and the answer was cut");
+    // At least once a round; the device resends once at once when a connection dies before the answer
+    // (client.rs `send`), and that resend is cut too while the fault is on.
+    assert!(
+        (100..=200).contains(&resets),
+        "every round the server answered 200 (committed) and the answer was cut: {resets}"
+    );
 
     let devices = vec![dev];
     sim::settle(&devices, std::time::Duration::from_secs(30)).await.unwrap();

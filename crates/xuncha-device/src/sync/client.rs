@@ -54,6 +54,25 @@ pub struct Client {
     base: String,
 }
 
+/// Sends a request, once more at once when it failed before any answer on a reused connection that had
+/// gone stale (a keep-alive connection the server, a proxy or a NAT closed while idle: "error sending
+/// request"). Safe because every request sent this way is idempotent — reads, op ids the server applies
+/// once, content-addressed photos. Not for `PATCH`, whose retry logic follows the server's offset.
+async fn send(rb: reqwest::RequestBuilder) -> Result<reqwest::Response> {
+    let again = rb.try_clone();
+    match rb.send().await {
+        Ok(r) => Ok(r),
+        Err(e) if e.is_request() && !e.is_connect() && !e.is_timeout() => match again {
+            Some(rb) => {
+                tracing::debug!(error = %e.without_url(), "request failed on a stale connection; sending it once more");
+                rb.send().await.map_err(net)
+            }
+            None => Err(net(e)),
+        },
+        Err(e) => Err(net(e)),
+    }
+}
+
 fn net(e: reqwest::Error) -> DeviceError {
     // The URL carries no secret (the token travels in a header), so the error text may be logged.
     DeviceError::Offline(e.without_url().to_string())
@@ -78,7 +97,7 @@ impl Client {
 
     /// `GET /api/v1/health`: the answer must be the protocol's JSON with service "xuncha".
     pub async fn health(&self) -> Result<Health> {
-        let resp = self.req(Method::GET, paths::HEALTH, None).send().await.map_err(net)?;
+        let resp = send(self.req(Method::GET, paths::HEALTH, None)).await?;
         let status = resp.status();
         let body = resp.bytes().await.map_err(net)?;
         if !status.is_success() {
@@ -93,7 +112,7 @@ impl Client {
     }
 
     pub async fn login(&self, req: &LoginRequest) -> Result<LoginResponse> {
-        let resp = self.req(Method::POST, paths::LOGIN, None).json(req).send().await.map_err(net)?;
+        let resp = send(self.req(Method::POST, paths::LOGIN, None).json(req)).await?;
         // A 401 here is "wrong user name or password", with the server's own message. A 429/503 stays a plain
         // server refusal: sign-in is a person's action (their own message, or the offline sign-in for 5xx),
         // not the sync loop's to schedule.
@@ -107,7 +126,7 @@ impl Client {
     }
 
     pub async fn logout(&self, token: &str) -> Result<()> {
-        let resp = self.req(Method::POST, paths::LOGOUT, Some(token)).send().await.map_err(net)?;
+        let resp = send(self.req(Method::POST, paths::LOGOUT, Some(token))).await?;
         let status = resp.status();
         if status.is_success() || status == StatusCode::UNAUTHORIZED {
             return Ok(());
@@ -117,24 +136,23 @@ impl Client {
     }
 
     pub async fn push(&self, token: &str, req: &PushRequest) -> Result<PushResponse> {
-        let resp = self.req(Method::POST, paths::PUSH, Some(token)).json(req).send().await.map_err(net)?;
+        let resp = send(self.req(Method::POST, paths::PUSH, Some(token)).json(req)).await?;
         json_answer(resp, true).await
     }
 
     pub async fn pull(&self, token: &str, cursor: u64, limit: u32) -> Result<PullResponse> {
-        let resp = self
-            .req(Method::GET, paths::PULL, Some(token))
-            .query(&[("cursor", cursor.to_string()), ("limit", limit.to_string())])
-            .send()
-            .await
-            .map_err(net)?;
+        let resp = send(
+            self.req(Method::GET, paths::PULL, Some(token))
+                .query(&[("cursor", cursor.to_string()), ("limit", limit.to_string())]),
+        )
+        .await?;
         json_answer(resp, true).await
     }
 
     /// What the server holds of a photo (`HEAD`). `size` guards against anything that answers 200 to every
     /// request: a length that differs from ours is not "stored".
     pub async fn photo_on_server(&self, token: &str, hash: &PhotoHash, size: u64) -> Result<PhotoOnServer> {
-        let resp = self.req(Method::HEAD, &paths::photo(hash), Some(token)).send().await.map_err(net)?;
+        let resp = send(self.req(Method::HEAD, &paths::photo(hash), Some(token))).await?;
         let status = resp.status();
         let h = resp.headers();
         match status {
@@ -160,13 +178,10 @@ impl Client {
 
     /// Uploads a photo as a whole (servers without resumable uploads); Ok only when the server says 200/201.
     pub async fn put_photo(&self, token: &str, hash: &PhotoHash, bytes: Vec<u8>) -> Result<()> {
-        let resp = self
-            .req(Method::PUT, &paths::photo(hash), Some(token))
-            .header(CONTENT_TYPE, "image/jpeg")
-            .body(bytes)
-            .send()
-            .await
-            .map_err(net)?;
+        let resp = send(
+            self.req(Method::PUT, &paths::photo(hash), Some(token)).header(CONTENT_TYPE, "image/jpeg").body(bytes),
+        )
+        .await?;
         let status = resp.status();
         if matches!(status, StatusCode::OK | StatusCode::CREATED) && !is_html(&resp) {
             return Ok(());
@@ -251,7 +266,7 @@ impl Client {
     }
     /// Downloads a photo; None when the server does not have it (yet).
     pub async fn get_photo(&self, token: &str, hash: &PhotoHash) -> Result<Option<Vec<u8>>> {
-        let resp = self.req(Method::GET, &paths::photo(hash), Some(token)).send().await.map_err(net)?;
+        let resp = send(self.req(Method::GET, &paths::photo(hash), Some(token))).await?;
         let status = resp.status();
         if status == StatusCode::NOT_FOUND {
             return Ok(None);
