@@ -4,8 +4,7 @@
 use tauri::ipc::{InvokeBody, Request, Response};
 use tauri::State;
 use xuncha_device::{
-    AppState, Engine, FindingSummary, FindingView, Keep, PhotoInfo, PhotoSize, Scope, Session, SubmitReport,
-    SyncStatus,
+    AppState, Engine, FindingSummary, FindingView, Keep, PhotoInfo, PhotoSize, Scope, Session, SubmitReport, SyncStatus,
 };
 use xuncha_domain::{FindingDraft, Taxonomy, UserMessage};
 
