@@ -221,10 +221,13 @@ enum Parse {
     Body(u64),
 }
 
-/// Set SO_LINGER 0 and close: the peer gets a RST, as when a phone loses the network mid-answer.
+/// The phone's side gets a RST (SO_LINGER 0), as when a phone loses the network mid-request or
+/// mid-answer. The server's side is closed normally: every byte already forwarded still reaches the server
+/// before the close. A RST there would make the server's kernel discard what the server had not read yet,
+/// so "reset after N request bytes" would deliver fewer than N (seen under load: 35 % of a photo instead
+/// of the 80 % the test cut at).
 fn reset(client: TcpStream, server: TcpStream) {
     let _ = client.set_zero_linger();
-    let _ = server.set_zero_linger();
     drop(client);
     drop(server);
 }
