@@ -4,15 +4,15 @@
 //! **Why a counter row and not a SEQUENCE for `server_seq`:** a sequence hands out numbers at `nextval`,
 //! but transactions commit in any order: writer A takes 5, writer B takes 6 and commits first, a pull
 //! then returns 6 and moves the device's cursor past 5, which commits a moment later and is never pulled.
-//! Here every change takes its number with `UPDATE change_counter SET last_seq = last_seq + 1 RETURNING
-//! last_seq` inside its transaction. The row lock is held until commit, so the next writer gets its number
-//! only after the previous one is committed (and visible): numbers become visible in order, and a
-//! snapshot that sees seq N sees every seq below it. The cost: changes to findings commit one at a time
-//! (from taking the number to commit: a few inserts and the commit's WAL flush), across all processes.
+//! Here a push transaction first locks the `change_counter` row (`SELECT … FOR UPDATE`), hands out the
+//! numbers after its value in memory, and writes the last one back before commit. The row lock is held
+//! until commit, so the next writer gets its numbers only after the previous transaction is committed (and
+//! visible): numbers become visible in order, and a snapshot that sees seq N sees every seq below it. The
+//! cost: push transactions run one at a time across all processes.
 //!
 //! **Group commit:** pushes waiting in a process are committed together, one transaction and one WAL flush
-//! per group (`group_commit.rs`). A group locks the counter row first, so across all processes one push
-//! transaction runs at a time and groups cannot deadlock.
+//! per group (`group_commit.rs`). Because a group locks the counter row before any op or finding row,
+//! groups cannot deadlock.
 //!
 //! **Idempotency:** each op first claims its op id (and device slot) by inserting the `applied_ops` row; a
 //! duplicate (a retry, or the same op twice in a group) finds the row and reads the stored answer.
