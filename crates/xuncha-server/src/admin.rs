@@ -1,4 +1,5 @@
-//! Account commands for the administrator (`xuncha-server add-user`, `set-user`, `revoke-tokens`).
+//! Account commands for the administrator (`xuncha-server add-user`, `set-user`, `revoke-tokens`; load-test
+//! accounts: `fleet.rs`).
 
 use crate::auth::hash_password;
 use crate::store::{NewUser, ServerStore, StoreError};
@@ -20,6 +21,8 @@ pub enum AdminError {
     UnknownDistrict(String),
     #[error("no user named {0:?}")]
     UnknownUser(String),
+    #[error("{what} must be between 1 and {max} (got {got})")]
+    OutOfRange { what: &'static str, max: usize, got: usize },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{0}")]

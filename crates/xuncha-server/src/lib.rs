@@ -4,7 +4,7 @@
 //! shutdown future resolves. `routes/` holds one file per endpoint group, [`store`] the storage trait and
 //! its SQLite and PostgreSQL backends, [`apply`] the pure decisions a push makes, [`blobs`] the photo bytes, [`auth`]
 //! passwords and tokens, [`error`] the single error-to-HTTP mapping, [`seed`] the demo world and
-//! [`admin`] the account commands.
+//! [`admin`] the account commands, [`fleet`] load-test accounts, [`listen`] the listening socket.
 //!
 //! **Invariants:** the server never trusts a device for authorization (the principal is re-read from the
 //! database on each request); tokens and passwords are never logged; nothing outside `store/sqlite.rs`
@@ -17,6 +17,8 @@ pub mod blobs;
 pub mod blobs_s3;
 pub mod config;
 pub mod error;
+pub mod fleet;
+pub mod listen;
 pub mod routes;
 pub mod seed;
 pub mod store;

@@ -95,6 +95,17 @@ enum Command {
         #[arg(long)]
         district: Option<String>,
     },
+    /// Add load-test accounts (test servers): TEAMS teams named 压测0001组…, each with a leader
+    /// `fleetT-leader` and INSPECTORS trainees `fleetT-1`…, spread over the sub-districts, all with the
+    /// password from XUNCHA_NEW_PASSWORD or the first line of stdin. Adds only what is missing.
+    SeedFleet {
+        #[command(flatten)]
+        db: DbArg,
+        #[arg(long)]
+        teams: usize,
+        #[arg(long, default_value_t = 5)]
+        inspectors: usize,
+    },
     /// Ingest photo files as a phone would and print one JSON line per file: EXIF facts (gps, taken_at,
     /// orientation, make, model), stored size and bytes, thumbnail bytes, hash and the time of each stage.
     /// A file that fails prints its error line ({code, zh, en}) and the next file is tried.
@@ -240,7 +251,7 @@ async fn main() -> Result<()> {
             let state =
                 AppState::open(&config).await.with_context(|| format!("opening {}", config.database_label()))?;
             let listener =
-                tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+                xuncha_server::listen::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
             let addr = listener.local_addr()?;
             let mut out = std::io::stdout().lock();
             writeln!(out, "listening on http://{addr}")?;
@@ -266,17 +277,7 @@ async fn main() -> Result<()> {
             }
         }
         Command::AddUser { db, username, display_name, role, team, district } => {
-            let password = match std::env::var("XUNCHA_NEW_PASSWORD") {
-                Ok(p) => p,
-                Err(_) => {
-                    let mut line = String::new();
-                    std::io::stdin().read_line(&mut line).context("reading the password from stdin")?;
-                    line.trim_end_matches(['\r', '\n']).to_string()
-                }
-            };
-            if password.is_empty() {
-                bail!("no password: set XUNCHA_NEW_PASSWORD or pipe it on stdin");
-            }
+            let password = new_password()?;
             let store = open_store(&db.config(PathBuf::new())).await?;
             let id = admin::add_user(
                 &*store,
@@ -284,6 +285,19 @@ async fn main() -> Result<()> {
             )
             .await?;
             println!("added {username} ({}) id {id}", role.as_str());
+        }
+        Command::SeedFleet { db, teams, inspectors } => {
+            let password = new_password()?;
+            let store = open_store(&db.config(PathBuf::new())).await?;
+            let s = xuncha_server::fleet::seed_fleet(
+                &*store,
+                xuncha_server::fleet::FleetOptions { teams, inspectors, password },
+            )
+            .await?;
+            println!(
+                "added {} teams and {} accounts ({teams} teams of 1 leader + {inspectors})",
+                s.teams_added, s.users_added
+            );
         }
         Command::PhotoInfo { files } => {
             let all_ok = tokio::task::spawn_blocking(move || tools::photo_info::run(&files, &mut std::io::stdout()))
@@ -346,4 +360,21 @@ fn print_summary(s: &seed::SeedSummary, date: chrono::NaiveDate) {
         println!("  {:<16} {:<16} {:<10} {}", l.username, l.role.as_str(), l.display_name, l.scope);
     }
     println!("  … and inspector1-2 … inspector8-5 (five per team)");
+}
+
+/// A new account's password: XUNCHA_NEW_PASSWORD, else the first line of stdin (never a flag: flags are
+/// visible to every user of the machine).
+fn new_password() -> anyhow::Result<String> {
+    let password = match std::env::var("XUNCHA_NEW_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).context("reading the password from stdin")?;
+            line.trim_end_matches(['\r', '\n']).to_string()
+        }
+    };
+    if password.is_empty() {
+        bail!("no password: set XUNCHA_NEW_PASSWORD or pipe it on stdin");
+    }
+    Ok(password)
 }

@@ -326,3 +326,37 @@ async fn seed_demo_refuses_to_run_twice_and_add_user_works() {
     assert_eq!(try_login(s, "inspector1-6", "another-secret").await.status(), StatusCode::OK);
     assert!(!s.log().contains("another-secret"), "passwords never reach the log");
 }
+
+#[tokio::test]
+async fn seed_fleet_adds_teams_of_a_leader_and_five_trainees_and_only_what_is_missing() {
+    let s = Server::fresh();
+    let fleet = |teams: &str| {
+        let (sub, rest) = (["seed-fleet"], ["--teams", teams]);
+        let mut cmd = std::process::Command::new(BIN);
+        cmd.args(sub).arg("--db").arg(s.db()).args(rest).env("XUNCHA_NEW_PASSWORD", "fleet-secret-1");
+        cmd.output().unwrap()
+    };
+    let out = fleet("2");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("added 2 teams and 12 accounts"));
+    let out = fleet("3");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("added 1 teams and 6 accounts"), "only team 3 is new");
+
+    let leader = {
+        let r = try_login(&s, "fleet2-leader", "fleet-secret-1").await;
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json::<xuncha_proto::LoginResponse>().await.unwrap().user
+    };
+    assert_eq!(leader.role, Role::TeamLeader);
+    assert_eq!(leader.team.as_ref().unwrap().name, "压测0002组");
+    let trainee =
+        try_login(&s, "fleet2-5", "fleet-secret-1").await.json::<xuncha_proto::LoginResponse>().await.unwrap();
+    assert_eq!(trainee.user.role, Role::Inspector);
+    assert_eq!(trainee.user.team.unwrap().id, leader.team.unwrap().id);
+    assert_eq!(try_login(&s, "fleet2-6", "fleet-secret-1").await.status(), StatusCode::UNAUTHORIZED);
+
+    let out = fleet("0");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--teams must be between 1 and"));
+    assert!(!s.log().contains("fleet-secret-1"), "passwords never reach the log");
+}

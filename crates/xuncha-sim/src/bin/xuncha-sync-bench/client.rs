@@ -28,6 +28,13 @@ pub struct Session {
     pub cursor: u64,
 }
 
+/// A pull page as the many-devices phase reads it.
+pub struct PageSummary {
+    pub changes: usize,
+    pub cursor: u64,
+    pub has_more: bool,
+}
+
 async fn ok(resp: reqwest::Response, what: &str) -> Result<reqwest::Response> {
     let status = resp.status();
     if status.is_success() {
@@ -43,6 +50,17 @@ impl Api {
             .timeout(timeout)
             .connect_timeout(Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Self { http, base: base.trim_end_matches('/').to_string() })
+    }
+
+    /// A client for plain HTTP only (no TLS root store to load: a thousand of them are made at once).
+    pub fn plain_http(base: &str, timeout: Duration) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .https_only(false)
             .build()?;
         Ok(Self { http, base: base.trim_end_matches('/').to_string() })
     }
@@ -86,6 +104,26 @@ impl Api {
             .send()
             .await?;
         Ok(ok(resp, "pull").await?.json().await?)
+    }
+
+    /// One page, checked but not decoded into records: how many findings it holds, its cursor and
+    /// `has_more` (the many-devices phase, where decoding would measure the bench, not the server).
+    pub async fn pull_page_summary(&self, token: &str, cursor: u64, limit: u32) -> Result<PageSummary> {
+        #[derive(serde::Deserialize)]
+        struct Page {
+            changes: Vec<serde::de::IgnoredAny>,
+            cursor: u64,
+            has_more: bool,
+        }
+        let resp = self
+            .http
+            .get(format!("{}{}", self.base, paths::PULL))
+            .bearer_auth(token)
+            .query(&[("cursor", cursor.to_string()), ("limit", limit.to_string())])
+            .send()
+            .await?;
+        let page: Page = ok(resp, "pull").await?.json().await?;
+        Ok(PageSummary { changes: page.changes.len(), cursor: page.cursor, has_more: page.has_more })
     }
 
     /// Pulls pages from `cursor` until `has_more` is false; returns (records, pages, final cursor).

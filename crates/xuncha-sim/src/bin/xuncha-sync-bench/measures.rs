@@ -1,8 +1,8 @@
 //! The measured phases against one running server: push, photos, a leader's first pull (engine and raw
-//! HTTP), and many devices syncing at once.
+//! HTTP). Many devices at once: `devices.rs`.
 
 use crate::client::{Api, Session};
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use xuncha_device::{Engine, EngineOptions, Scope};
@@ -88,88 +88,4 @@ pub async fn first_sync_engine(url: &str, user: &str) -> Result<(Duration, usize
     }
     let n = engine.list_findings(None, Scope::Team).await?.len();
     Ok((took, n))
-}
-
-/// What the many-devices phase saw.
-#[derive(Debug, Default)]
-pub struct DeviceStats {
-    pub push: Vec<Duration>,
-    pub pull: Vec<Duration>,
-    pub errors: usize,
-    pub first_error: Option<String>,
-    pub wall: Duration,
-}
-
-impl DeviceStats {
-    pub fn all(&self) -> Vec<Duration> {
-        let mut v: Vec<Duration> = self.push.iter().chain(&self.pull).copied().collect();
-        v.sort();
-        v
-    }
-}
-
-/// The q-quantile (nearest rank) of sorted values.
-pub fn quantile(sorted: &[Duration], q: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
-}
-
-/// Every device (already signed in, its cursor caught up, its one new finding made) waits at a
-/// barrier, then — at once, or device i after `spread × i / n` — pushes its op and pulls from its cursor
-/// until `has_more` is false. Each device has its own HTTP client, so its own connection, as a phone has.
-pub async fn devices(url: &str, work: Vec<(Session, Operation)>, spread: Duration) -> Result<DeviceStats> {
-    let n = work.len();
-    let barrier = Arc::new(tokio::sync::Barrier::new(n + 1));
-    let mut tasks = Vec::with_capacity(n);
-    for (i, (mut s, op)) in work.into_iter().enumerate() {
-        let api = Api::new(url, Duration::from_secs(60)).context("http client")?;
-        let barrier = barrier.clone();
-        let delay = spread.mul_f64(i as f64 / n.max(1) as f64);
-        tasks.push(tokio::spawn(async move {
-            let mut push = Vec::new();
-            let mut pull = Vec::new();
-            let mut errors = Vec::new();
-            barrier.wait().await;
-            tokio::time::sleep(delay).await;
-            let t = Instant::now();
-            match api.push(&s, vec![op]).await {
-                Ok(_) => push.push(t.elapsed()),
-                Err(e) => errors.push(format!("push: {e:#}")),
-            }
-            loop {
-                let t = Instant::now();
-                match api.pull(&s.token, s.cursor, xuncha_proto::MAX_PULL_LIMIT).await {
-                    Ok(page) => {
-                        pull.push(t.elapsed());
-                        s.cursor = page.cursor;
-                        if !page.has_more || page.changes.is_empty() {
-                            break;
-                        }
-                    }
-                    Err(e) => {
-                        errors.push(format!("pull: {e:#}"));
-                        break;
-                    }
-                }
-            }
-            (push, pull, errors)
-        }));
-    }
-    barrier.wait().await;
-    let start = Instant::now();
-    let mut st = DeviceStats::default();
-    for t in tasks {
-        let (push, pull, errors) = t.await?;
-        st.push.extend(push);
-        st.pull.extend(pull);
-        st.errors += errors.len();
-        if st.first_error.is_none() {
-            st.first_error = errors.into_iter().next();
-        }
-    }
-    st.wall = start.elapsed();
-    Ok(st)
 }

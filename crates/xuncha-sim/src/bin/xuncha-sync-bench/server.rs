@@ -9,6 +9,20 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
+use xuncha_sim::server_view::DEMO_PASSWORD;
+
+/// Trainees per load-test team (`xuncha-server seed-fleet`): with the leader, six phones per team.
+pub const FLEET_INSPECTORS: usize = 5;
+
+/// The account of load-test member `k` of team `t` (both 1-based; member 0 is the leader), as
+/// `xuncha-server seed-fleet` names them.
+pub fn fleet_user(t: usize, k: usize) -> String {
+    if k == 0 {
+        format!("fleet{t}-leader")
+    } else {
+        format!("fleet{t}-{k}")
+    }
+}
 
 /// Which database a server runs on.
 #[derive(Debug, Clone)]
@@ -37,8 +51,9 @@ pub struct Server {
 
 impl Server {
     /// Links (or copies) the binary into a fresh temp folder, so a colleague rebuilding
-    /// `target/release/xuncha-server` during the run cannot change it under us; seeds; starts.
-    pub fn start(bin: &Path, db: Db, demo_photo: &Path, log_level: &str) -> Result<Self> {
+    /// `target/release/xuncha-server` during the run cannot change it under us; seeds the demo world and
+    /// `fleet_teams` load-test teams of a leader and five trainees (`seed-fleet`); starts.
+    pub fn start(bin: &Path, db: Db, demo_photo: &Path, log_level: &str, fleet_teams: usize) -> Result<Self> {
         let dir = tempfile::Builder::new().prefix("xuncha-sync-bench-").tempdir().context("temp folder")?;
         let own_bin = dir.path().join("xuncha-server");
         if std::fs::hard_link(bin, &own_bin).is_err() {
@@ -61,6 +76,16 @@ impl Server {
             .context("running seed-demo")?;
         if !out.status.success() {
             bail!("seed-demo failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let out = Command::new(&own_bin)
+            .args(["seed-fleet", "--teams", &fleet_teams.to_string(), "--inspectors", &FLEET_INSPECTORS.to_string()])
+            .args(me.db_args())
+            .env("XUNCHA_NEW_PASSWORD", DEMO_PASSWORD)
+            .env("XUNCHA_LOG", "warn")
+            .output()
+            .context("running seed-fleet")?;
+        if !out.status.success() {
+            bail!("seed-fleet failed: {}", String::from_utf8_lossy(&out.stderr));
         }
         let log = std::fs::File::create(me.dir.path().join("server.log"))?;
         let mut child = Command::new(&own_bin)
@@ -87,11 +112,15 @@ impl Server {
         Ok(me)
     }
 
-    fn storage_args(&self) -> Vec<OsString> {
-        let mut v: Vec<OsString> = match &self.db {
+    fn db_args(&self) -> Vec<OsString> {
+        match &self.db {
             Db::Sqlite => vec!["--db".into(), self.sqlite_path().into()],
             Db::Postgres(url) => vec!["--database-url".into(), url.into()],
-        };
+        }
+    }
+
+    fn storage_args(&self) -> Vec<OsString> {
+        let mut v = self.db_args();
         v.push("--blobs".into());
         v.push(self.blobs().into());
         v
@@ -107,6 +136,12 @@ impl Server {
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// CPU seconds the server process has used so far (Linux; `None` elsewhere or once stopped).
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        let (child, _) = self.child.as_ref()?;
+        crate::devices::cpu_seconds(&child.id().to_string())
     }
 
     /// Closes stdin (the server shuts down gracefully), kills it after 10 s.

@@ -1,0 +1,223 @@
+//! Phase e: many devices syncing at once — all released at one barrier, then the same devices each on
+//! its own timer — with the latency of every request, the errors, and the CPU the server and the
+//! bench client spent (both share this machine's cores).
+
+use crate::client::{create_op, Api, Session};
+use crate::server::{fleet_user, Server, FLEET_INSPECTORS};
+use crate::{ms, row, secs, Ctx, Row};
+use anyhow::Result;
+use rand::rngs::StdRng;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use xuncha_domain::PhotoHash;
+use xuncha_proto::Operation;
+
+/// Simulated device `i`: one person each, in load-test teams of a leader and five trainees (the brief's
+/// teams have three to five). Returns (username, team number, is the leader).
+fn device_user(i: usize) -> (String, usize, bool) {
+    let per_team = FLEET_INSPECTORS + 1;
+    let (t, k) = (i / per_team + 1, i % per_team);
+    (fleet_user(t, k), t, k == 0)
+}
+
+/// The load-test teams `n` devices need.
+pub fn fleet_teams(n: usize) -> usize {
+    n.div_ceil(FLEET_INSPECTORS + 1)
+}
+
+/// The phones' own timers spread a real fleet's syncs over minutes; here all of them fall within this,
+/// still a burst 18× denser than a 3-minute period.
+const SPREAD: Duration = Duration::from_secs(10);
+
+pub async fn phase(
+    ctx: &Ctx,
+    server: &Server,
+    api: &Api,
+    rng: &mut StdRng,
+    demo_photo: Option<PhotoHash>,
+) -> Result<Vec<Row>> {
+    let (n, b) = (ctx.sizes.devices, server.db.label());
+    let mut rows = Vec::new();
+    eprintln!("[{b}] signing in {n} devices (not timed)…");
+    let dev_users: Vec<(String, usize, bool)> = (0..n).map(device_user).collect();
+    let names: Vec<String> = dev_users.iter().map(|(u, _, _)| u.clone()).collect();
+    let mut sessions = crate::login_many(api, &names, 4).await?;
+    // Each device has synced before: its cursor is its team's latest (the leader's pull, not timed).
+    let mut team_cursor = std::collections::HashMap::new();
+    for (s, (_, team, leader)) in sessions.iter().zip(&dev_users) {
+        if *leader {
+            team_cursor.insert(*team, api.pull_all(&s.token, 0).await?.2);
+        }
+    }
+    for (s, (_, team, _)) in sessions.iter_mut().zip(&dev_users) {
+        s.cursor = team_cursor.get(team).copied().unwrap_or(0);
+    }
+
+    for spread in [Duration::ZERO, SPREAD] {
+        let mut work = Vec::new();
+        for s in sessions.iter_mut() {
+            let op = create_op(&ctx.taxonomy, s, rng, demo_photo)?;
+            work.push((s.clone(), op));
+        }
+        let how = if spread.is_zero() { "at once".to_string() } else { format!("within {} s", spread.as_secs()) };
+        // A phone's client exists before it syncs: built here, outside the timing and the CPU figures.
+        let t = Instant::now();
+        let clients =
+            (0..n).map(|_| Api::plain_http(&server.url, Duration::from_secs(60))).collect::<Result<Vec<_>>>()?;
+        eprintln!("[{b}] {n} HTTP clients made in {} (not timed)", secs(t.elapsed()));
+        eprintln!("[{b}] {n} devices sync {how}…");
+        let server_cpu = server.cpu_seconds();
+        let own_cpu = cpu_seconds("self");
+        let st = devices(clients, work, spread).await?;
+        let server_cpu = server.cpu_seconds().zip(server_cpu).map(|(after, before)| after - before);
+        let own_cpu = cpu_seconds("self").zip(own_cpu).map(|(after, before)| after - before);
+        // Every device ends at the cursor it pulled to: carry it into the next round.
+        for (s, cursor) in sessions.iter_mut().zip(&st.cursors) {
+            s.cursor = *cursor;
+        }
+        rows.extend(st.rows(n, &how, b, server_cpu, own_cpu));
+        if let Some(e) = &st.first_error {
+            eprintln!("[{b}] first device error: {e}");
+        }
+    }
+    Ok(rows)
+}
+
+/// What one run of the devices saw.
+#[derive(Debug, Default)]
+struct DeviceStats {
+    push: Vec<Duration>,
+    pull: Vec<Duration>,
+    /// Findings received by all the pulls together.
+    pulled: usize,
+    errors: usize,
+    first_error: Option<String>,
+    wall: Duration,
+    /// Each device's cursor at the end, in the order of the work.
+    cursors: Vec<u64>,
+}
+
+impl DeviceStats {
+    fn all(&self) -> Vec<Duration> {
+        let mut v: Vec<Duration> = self.push.iter().chain(&self.pull).copied().collect();
+        v.sort();
+        v
+    }
+
+    fn rows(&self, n: usize, how: &str, b: &str, server_cpu: Option<f64>, own_cpu: Option<f64>) -> Vec<Row> {
+        let all = self.all();
+        let q = |v: &[Duration], x| ms(quantile(v, x));
+        let p99 = quantile(&all, 0.99);
+        let (mut push, mut pull) = (self.push.clone(), self.pull.clone());
+        push.sort();
+        pull.sort();
+        let cpu = |c: Option<f64>| c.map_or("?".into(), |c| format!("{c:.2} s"));
+        vec![
+            row(format!("{n} devices sync {how} (push 1 + pull): p99/request"), b, ms(p99), {
+                format!("p50 {} / p95 {} / max {}", q(&all, 0.5), q(&all, 0.95), q(&all, 1.0))
+            })
+            .judged("", "< 250 ms", p99 < Duration::from_millis(250)),
+            row(
+                format!("  … push p99 / pull p99 ({} + {} requests)", push.len(), pull.len()),
+                b,
+                format!("{} / {}", q(&push, 0.99), q(&pull, 0.99)),
+                format!("all done in {}, {} findings pulled", secs(self.wall), self.pulled),
+            ),
+            row(
+                "  … CPU: server / bench client",
+                b,
+                format!("{} / {}", cpu(server_cpu), cpu(own_cpu)),
+                format!("{} cores", std::thread::available_parallelism().map_or(0, |c| c.get())),
+            ),
+            row(format!("{n} devices sync {how}: errors"), b, self.errors.to_string(), "").judged(
+                "",
+                "0",
+                self.errors == 0,
+            ),
+        ]
+    }
+}
+
+/// The q-quantile (nearest rank) of sorted values.
+fn quantile(sorted: &[Duration], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+/// Every device (already signed in, its cursor caught up, its one new finding made) waits at a
+/// barrier, then — at once, or device i after `spread × i / n` — pushes its op and pulls from its cursor
+/// until `has_more` is false. Each device has its own HTTP client, so its own connection, as a phone has.
+/// A page is checked (its findings counted, its cursor and `has_more` read) but its findings are not
+/// decoded into records: a phone decodes on its own CPU, and here the bench shares the server's.
+async fn devices(clients: Vec<Api>, work: Vec<(Session, Operation)>, spread: Duration) -> Result<DeviceStats> {
+    let n = work.len();
+    let barrier = Arc::new(tokio::sync::Barrier::new(n + 1));
+    let mut tasks = Vec::with_capacity(n);
+    for (i, ((mut s, op), api)) in work.into_iter().zip(clients).enumerate() {
+        let barrier = barrier.clone();
+        let delay = spread.mul_f64(i as f64 / n.max(1) as f64);
+        tasks.push(tokio::spawn(async move {
+            let (mut push, mut pull, mut errors, mut pulled) = (Vec::new(), Vec::new(), Vec::new(), 0);
+            barrier.wait().await;
+            tokio::time::sleep(delay).await;
+            let t = Instant::now();
+            match api.push(&s, vec![op]).await {
+                Ok(_) => push.push(t.elapsed()),
+                Err(e) => errors.push(format!("push: {e:#}")),
+            }
+            loop {
+                let t = Instant::now();
+                match api.pull_page_summary(&s.token, s.cursor, xuncha_proto::MAX_PULL_LIMIT).await {
+                    Ok(page) => {
+                        pull.push(t.elapsed());
+                        pulled += page.changes;
+                        s.cursor = page.cursor;
+                        if !page.has_more || page.changes == 0 {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        errors.push(format!("pull: {e:#}"));
+                        break;
+                    }
+                }
+            }
+            // The client goes back too: dropping it frees its TLS context (a hundred certificates), which
+            // is the bench's work, not the server's, and would land in the middle of the burst.
+            (push, pull, errors, pulled, s.cursor, api)
+        }));
+    }
+    barrier.wait().await;
+    let start = Instant::now();
+    let mut st = DeviceStats::default();
+    let mut clients = Vec::with_capacity(n);
+    for t in tasks {
+        let (push, pull, errors, pulled, cursor, api) = t.await?;
+        clients.push(api);
+        st.push.extend(push);
+        st.pull.extend(pull);
+        st.pulled += pulled;
+        st.cursors.push(cursor);
+        st.errors += errors.len();
+        if st.first_error.is_none() {
+            st.first_error = errors.into_iter().next();
+        }
+    }
+    st.wall = start.elapsed();
+    drop(clients);
+    Ok(st)
+}
+
+/// User + system CPU seconds of process `pid` ("self" for this one) so far, from /proc (Linux only;
+/// `None` elsewhere). The kernel counts in USER_HZ ticks, 100 per second on every Linux ABI.
+pub fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces, so split after its closing parenthesis).
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let (utime, stime): (u64, u64) = (f.get(11)?.parse().ok()?, f.get(12)?.parse().ok()?);
+    Some((utime + stime) as f64 / 100.0)
+}
