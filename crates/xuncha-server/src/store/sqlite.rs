@@ -1,9 +1,12 @@
 //! The SQLite backend: one file in WAL mode, one writer connection and a few readers.
 //!
-//! Why one writer behind a mutex: SQLite allows one writer at a time anyway, and serialising writes here
-//! makes `server_seq` (max + 1 inside an IMMEDIATE transaction) strictly increasing in commit order, so a
+//! Why one writer: SQLite allows one writer at a time anyway, and serialising writes here makes
+//! `server_seq` (max + 1 inside an IMMEDIATE transaction) strictly increasing in commit order, so a
 //! reader never sees seq 7 committed before seq 6 and a pull cursor can never skip a change.
-//! Every rusqlite call runs in `spawn_blocking`, never on the async executor.
+//! Every rusqlite call runs on the thread that owns its connection (`sqlite/conn_threads.rs`), never on
+//! the async executor.
+
+mod conn_threads;
 
 use super::group_commit::{self, PushQueue};
 use super::{
@@ -13,12 +16,13 @@ use super::{
 use crate::apply::{self, Current, Rules};
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
+use conn_threads::ConnThreads;
+use rusqlite::config::DbConfig;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use rusqlite_migration::{Migrations, M};
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 use xuncha_domain::finding::FindingFields;
@@ -28,6 +32,8 @@ use xuncha_domain::{
 use xuncha_proto::{DistrictRef, OpOutcome, OpResult, Operation, PullResponse, TeamRef, UserProfile};
 
 const READERS: usize = 3;
+/// Prepared statements kept per connection (rusqlite's default of 16 is fewer than the hot ones).
+const STATEMENT_CACHE: usize = 64;
 /// How long a connection waits for a lock held by another process (an admin command) before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -56,9 +62,10 @@ pub struct SqliteStore {
 }
 
 struct Inner {
-    writer: Mutex<Connection>,
-    readers: Vec<Mutex<Connection>>,
-    next_reader: AtomicUsize,
+    /// The one writer connection's thread.
+    writer: ConnThreads,
+    /// [`READERS`] reader connections' threads, sharing one queue.
+    readers: ConnThreads,
     rules: Arc<Rules>,
     /// Pushes waiting for the writer (group commit).
     pending: PushQueue,
@@ -97,12 +104,11 @@ impl SqliteStore {
             )?;
         }
         tx.commit()?;
-        let readers = (0..READERS).map(|_| connect(path).map(Mutex::new)).collect::<Result<_, _>>()?;
+        let readers = (0..READERS).map(|_| connect(path)).collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             inner: Arc::new(Inner {
-                writer: Mutex::new(writer),
-                readers,
-                next_reader: AtomicUsize::new(0),
+                writer: ConnThreads::start("sqlite-writer", vec![writer])?,
+                readers: ConnThreads::start("sqlite-reader", readers)?,
                 rules,
                 pending: PushQueue::default(),
             }),
@@ -114,17 +120,8 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&mut Connection, &Rules) -> Result<T, StoreError> + Send + 'static,
     {
-        let inner = self.inner.clone();
-        let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || {
-            let _g = span.enter();
-            // A panic elsewhere cannot leave a transaction open (rusqlite rolls back on drop), so a
-            // poisoned lock still guards a usable connection.
-            let mut conn = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
-            f(&mut conn, &inner.rules)
-        })
-        .await
-        .map_err(|e| StoreError::Task(e.to_string()))?
+        let rules = self.inner.rules.clone();
+        self.inner.writer.run(move |conn| f(conn, &rules)).await
     }
 
     async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
@@ -132,16 +129,7 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let inner = self.inner.clone();
-        let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || {
-            let _g = span.enter();
-            let i = inner.next_reader.fetch_add(1, Ordering::Relaxed) % inner.readers.len();
-            let conn = inner.readers[i].lock().unwrap_or_else(|p| p.into_inner());
-            f(&conn)
-        })
-        .await
-        .map_err(|e| StoreError::Task(e.to_string()))?
+        self.inner.readers.run(move |conn| f(conn)).await
     }
 }
 
@@ -156,6 +144,11 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     // when it deletes the op from its outbox.
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Plans must not depend on bound values: without this, SQLite (built with STAT4) marks a statement
+    // whose LIMIT is a parameter as stale at every bind and re-prepares it — a quarter of a pull's CPU.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    // The hot statements (push, pull per role, session, history) all stay prepared.
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }
 
@@ -209,10 +202,10 @@ fn principal_from(row: (String, String, Option<String>, Option<String>)) -> Resu
 
 fn load_current(conn: &Connection, id: FindingId) -> Result<Option<Current>, StoreError> {
     let row = conn
-        .query_row(
+        .prepare_cached(
             "SELECT author_id, team_id, district_id, sub_district_id, status, fields_json, version FROM findings WHERE id = ?1",
-            params![id.to_string()],
-            |r| {
+        )?
+        .query_row(params![id.to_string()], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
@@ -222,8 +215,7 @@ fn load_current(conn: &Connection, id: FindingId) -> Result<Option<Current>, Sto
                     r.get::<_, String>(5)?,
                     r.get::<_, i64>(6)?,
                 ))
-            },
-        )
+        })
         .optional()?;
     let Some((author, team, district, sub_district, status, fields, version)) = row else { return Ok(None) };
     let fields: FindingFields = serde_json::from_str(&fields)?;
@@ -275,9 +267,8 @@ fn apply_op(
 ) -> Result<OpOutcome, StoreError> {
     let op_id = op.op_id.to_string();
     let seen: Option<(String, String)> = tx
-        .query_row("SELECT user_id, result_json FROM applied_ops WHERE op_id = ?1", params![op_id], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+        .prepare_cached("SELECT user_id, result_json FROM applied_ops WHERE op_id = ?1")?
+        .query_row(params![op_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     if let Some((user, result)) = seen {
         if user != principal.user.to_string() {
@@ -286,11 +277,9 @@ fn apply_op(
         return Ok(apply::replayed(serde_json::from_str::<OpOutcome>(&result)?));
     }
     let device_seq = to_i64(op.device_seq, "device_seq")?;
-    let slot_taken: bool = tx.query_row(
-        "SELECT EXISTS(SELECT 1 FROM applied_ops WHERE device_id = ?1 AND device_seq = ?2)",
-        params![device.to_string(), device_seq],
-        |r| r.get(0),
-    )?;
+    let slot_taken: bool = tx
+        .prepare_cached("SELECT EXISTS(SELECT 1 FROM applied_ops WHERE device_id = ?1 AND device_seq = ?2)")?
+        .query_row(params![device.to_string(), device_seq], |r| r.get(0))?;
     if slot_taken {
         // Not recorded: the (device, seq) slot belongs to the other op.
         return Ok(OpOutcome::Rejected { error: apply::messages::sequence_reused() });
@@ -302,19 +291,19 @@ fn apply_op(
         write_change(tx, c, insert, now)?;
     }
     let outcome = decision.into_outcome();
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO applied_ops(op_id, device_id, device_seq, user_id, finding_id, result_json, applied_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
-            op_id,
-            device.to_string(),
-            device_seq,
-            principal.user.to_string(),
-            op.finding_id.to_string(),
-            serde_json::to_string(&outcome)?,
-            ts(now)
-        ],
-    )?;
+    )?
+    .execute(params![
+        op_id,
+        device.to_string(),
+        device_seq,
+        principal.user.to_string(),
+        op.finding_id.to_string(),
+        serde_json::to_string(&outcome)?,
+        ts(now)
+    ])?;
     Ok(outcome)
 }
 
@@ -324,7 +313,8 @@ fn write_change(
     insert: bool,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let seq: i64 = tx.query_row("SELECT COALESCE(MAX(server_seq), 0) + 1 FROM findings", [], |r| r.get(0))?;
+    let seq: i64 =
+        tx.prepare_cached("SELECT COALESCE(MAX(server_seq), 0) + 1 FROM findings")?.query_row([], |r| r.get(0))?;
     let f = &c.finding;
     let id = f.id.to_string();
     let fields = serde_json::to_string(&f.fields)?;
@@ -332,43 +322,45 @@ fn write_change(
     let sub_district = c.sub_district.map(|d| d.to_string());
     let version = to_i64(c.version, "version")?;
     if insert {
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO findings(id, author_id, team_id, district_id, sub_district_id, status, fields_json, version,
                                   server_seq, received_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
-            params![
-                id,
-                f.author.to_string(),
-                f.team.to_string(),
-                district,
-                sub_district,
-                f.status.as_str(),
-                fields,
-                version,
-                seq,
-                ts(now)
-            ],
-        )?;
+        )?
+        .execute(params![
+            id,
+            f.author.to_string(),
+            f.team.to_string(),
+            district,
+            sub_district,
+            f.status.as_str(),
+            fields,
+            version,
+            seq,
+            ts(now)
+        ])?;
     } else {
-        let n = tx.execute(
-            "UPDATE findings SET district_id = ?2, sub_district_id = ?3, status = ?4, fields_json = ?5, version = ?6,
+        let n = tx
+            .prepare_cached(
+                "UPDATE findings SET district_id = ?2, sub_district_id = ?3, status = ?4, fields_json = ?5, version = ?6,
                                  server_seq = ?7, updated_at = ?8
              WHERE id = ?1 AND version = ?6 - 1",
-            params![id, district, sub_district, f.status.as_str(), fields, version, seq, ts(now)],
-        )?;
+            )?
+            .execute(params![id, district, sub_district, f.status.as_str(), fields, version, seq, ts(now)])?;
         if n != 1 {
             // Cannot happen under the single writer; refuse rather than write over a newer version.
             return Err(StoreError::Backend(format!("finding {id} changed during the transaction")));
         }
     }
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO finding_history(finding_id, n, entry_json)
          VALUES (?1, (SELECT COALESCE(MAX(n), 0) + 1 FROM finding_history WHERE finding_id = ?1), ?2)",
-        params![id, serde_json::to_string(&c.history)?],
-    )?;
-    tx.execute("DELETE FROM finding_photos WHERE finding_id = ?1", params![id])?;
+    )?
+    .execute(params![id, serde_json::to_string(&c.history)?])?;
+    tx.prepare_cached("DELETE FROM finding_photos WHERE finding_id = ?1")?.execute(params![id])?;
+    let mut add_photo = tx.prepare_cached("INSERT INTO finding_photos(finding_id, hash) VALUES (?1, ?2)")?;
     for p in &f.fields.photos {
-        tx.execute("INSERT INTO finding_photos(finding_id, hash) VALUES (?1, ?2)", params![id, p.to_hex()])?;
+        add_photo.execute(params![id, p.to_hex()])?;
     }
     Ok(())
 }
@@ -491,13 +483,15 @@ impl ServerStore for SqliteStore {
 
     async fn session(&self, token: TokenHash) -> Result<Option<Session>, StoreError> {
         self.read(move |c| {
-            let sql = format!(
-                "{PRINCIPAL_SELECT} JOIN tokens k ON k.user_id = u.id WHERE k.token_hash = ?1 AND k.revoked_at IS NULL"
-            );
-            let row = c.query_row(&sql, params![&token.0[..]], principal_row).optional()?;
-            let Some(row) = row else { return Ok(None) };
-            let device: String =
-                c.query_row("SELECT device_id FROM tokens WHERE token_hash = ?1", params![&token.0[..]], |r| r.get(0))?;
+            // Every request asks: one cached statement, principal and device in one row.
+            let sql = "SELECT u.id, u.role, u.team_id, COALESCE(t.district_id, u.district_id), k.device_id
+                 FROM tokens k JOIN users u ON u.id = k.user_id LEFT JOIN teams t ON t.id = u.team_id
+                 WHERE k.token_hash = ?1 AND k.revoked_at IS NULL";
+            let row = c
+                .prepare_cached(sql)?
+                .query_row(params![&token.0[..]], |r| Ok((principal_row(r)?, r.get::<_, String>(4)?)))
+                .optional()?;
+            let Some((row, device)) = row else { return Ok(None) };
             Ok(Some(Session { principal: principal_from(row)?, device: parse_id(&device)? }))
         })
         .await

@@ -25,6 +25,9 @@ pub fn fleet_teams(n: usize) -> usize {
     n.div_ceil(FLEET_INSPECTORS + 1)
 }
 
+/// Bursts measured one after the other; the p99 is over all their requests.
+const BURSTS: usize = 3;
+
 /// The phones' own timers spread a real fleet's syncs over minutes; here all of them fall within this,
 /// still a burst 18× denser than a 3-minute period.
 const SPREAD: Duration = Duration::from_secs(10);
@@ -53,32 +56,44 @@ pub async fn phase(
         s.cursor = team_cursor.get(team).copied().unwrap_or(0);
     }
 
-    for spread in [Duration::ZERO, SPREAD] {
-        let mut work = Vec::new();
-        for s in sessions.iter_mut() {
-            let op = create_op(&ctx.taxonomy, s, rng, demo_photo)?;
-            work.push((s.clone(), op));
-        }
+    let tls = native_tls::TlsConnector::new()?;
+    for (spread, runs) in [(Duration::ZERO, BURSTS), (SPREAD, 1)] {
         let how = if spread.is_zero() { "at once".to_string() } else { format!("within {} s", spread.as_secs()) };
-        // A phone's client exists before it syncs: built here, outside the timing and the CPU figures.
-        let t = Instant::now();
-        let clients =
-            (0..n).map(|_| Api::plain_http(&server.url, Duration::from_secs(60))).collect::<Result<Vec<_>>>()?;
-        eprintln!("[{b}] {n} HTTP clients made in {} (not timed)", secs(t.elapsed()));
-        eprintln!("[{b}] {n} devices sync {how}…");
-        let server_cpu = server.cpu_seconds();
-        let own_cpu = cpu_seconds("self");
-        let st = devices(clients, work, spread).await?;
-        let server_cpu = server.cpu_seconds().zip(server_cpu).map(|(after, before)| after - before);
-        let own_cpu = cpu_seconds("self").zip(own_cpu).map(|(after, before)| after - before);
-        // Every device ends at the cursor it pulled to: carry it into the next round.
-        for (s, cursor) in sessions.iter_mut().zip(&st.cursors) {
-            s.cursor = *cursor;
+        let mut all = DeviceStats::default();
+        let (mut server_cpu, mut own_cpu) = (Some(0.0), Some(0.0));
+        for run in 1..=runs {
+            let mut work = Vec::new();
+            for s in sessions.iter_mut() {
+                let op = create_op(&ctx.taxonomy, s, rng, demo_photo)?;
+                work.push((s.clone(), op));
+            }
+            // A phone's client exists before it syncs: made here, outside the timing and the CPU figures;
+            // new ones each run, so every device opens a new connection, as a phone waking up does.
+            let clients =
+                (0..n).map(|_| Api::device(&server.url, Duration::from_secs(60), &tls)).collect::<Result<Vec<_>>>()?;
+            if !ctx.pause.is_zero() {
+                eprintln!("[{b}] pause {} s: bench pid {}, server pid {}", ctx.pause.as_secs(), std::process::id(), {
+                    server.pid().map_or("?".into(), |p| p.to_string())
+                });
+                tokio::time::sleep(ctx.pause).await;
+            }
+            eprintln!("[{b}] {n} devices sync {how} (run {run} of {runs})…");
+            let (server_before, own_before) = (server.cpu_seconds(), cpu_seconds("self"));
+            let (st, clients) = devices(clients, work, spread).await?;
+            let used = |after: Option<f64>, before: Option<f64>, sum: Option<f64>| Some(sum? + after? - before?);
+            server_cpu = used(server.cpu_seconds(), server_before, server_cpu);
+            own_cpu = used(cpu_seconds("self"), own_before, own_cpu);
+            drop(clients);
+            // Every device ends at the cursor it pulled to: carry it into the next run.
+            for (s, cursor) in sessions.iter_mut().zip(&st.cursors) {
+                s.cursor = *cursor;
+            }
+            if let Some(e) = &st.first_error {
+                eprintln!("[{b}] first device error: {e}");
+            }
+            all.add(st);
         }
-        rows.extend(st.rows(n, &how, b, server_cpu, own_cpu));
-        if let Some(e) = &st.first_error {
-            eprintln!("[{b}] first device error: {e}");
-        }
+        rows.extend(all.rows(n, &how, b, server_cpu, own_cpu));
     }
     Ok(rows)
 }
@@ -92,12 +107,23 @@ struct DeviceStats {
     pulled: usize,
     errors: usize,
     first_error: Option<String>,
-    wall: Duration,
+    /// Each run's wall time (barrier to last answer) and p99.
+    runs: Vec<(Duration, Duration)>,
     /// Each device's cursor at the end, in the order of the work.
     cursors: Vec<u64>,
 }
 
 impl DeviceStats {
+    /// Adds one run's figures to these.
+    fn add(&mut self, run: DeviceStats) {
+        self.push.extend(run.push);
+        self.pull.extend(run.pull);
+        self.pulled += run.pulled;
+        self.errors += run.errors;
+        self.first_error = self.first_error.take().or(run.first_error);
+        self.runs.extend(run.runs);
+    }
+
     fn all(&self) -> Vec<Duration> {
         let mut v: Vec<Duration> = self.push.iter().chain(&self.pull).copied().collect();
         v.sort();
@@ -112,16 +138,24 @@ impl DeviceStats {
         push.sort();
         pull.sort();
         let cpu = |c: Option<f64>| c.map_or("?".into(), |c| format!("{c:.2} s"));
+        let runs = self.runs.len();
+        let each =
+            |f: &dyn Fn(&(Duration, Duration)) -> String| self.runs.iter().map(f).collect::<Vec<_>>().join(" / ");
+        let (label, per_run) = if runs > 1 {
+            (format!(" ({runs} runs)"), format!(" / each run's p99 {}", each(&|r| ms(r.1))))
+        } else {
+            (String::new(), String::new())
+        };
         vec![
-            row(format!("{n} devices sync {how} (push 1 + pull): p99/request"), b, ms(p99), {
-                format!("p50 {} / p95 {} / max {}", q(&all, 0.5), q(&all, 0.95), q(&all, 1.0))
+            row(format!("{n} devices sync {how}{label} (push 1 + pull): p99/request"), b, ms(p99), {
+                format!("p50 {} / p95 {} / max {}{per_run}", q(&all, 0.5), q(&all, 0.95), q(&all, 1.0))
             })
             .judged("", "< 250 ms", p99 < Duration::from_millis(250)),
             row(
                 format!("  … push p99 / pull p99 ({} + {} requests)", push.len(), pull.len()),
                 b,
                 format!("{} / {}", q(&push, 0.99), q(&pull, 0.99)),
-                format!("all done in {}, {} findings pulled", secs(self.wall), self.pulled),
+                format!("done in {}, {} findings pulled", each(&|r| secs(r.0)), self.pulled),
             ),
             row(
                 "  … CPU: server / bench client",
@@ -152,7 +186,11 @@ fn quantile(sorted: &[Duration], q: f64) -> Duration {
 /// until `has_more` is false. Each device has its own HTTP client, so its own connection, as a phone has.
 /// A page is checked (its findings counted, its cursor and `has_more` read) but its findings are not
 /// decoded into records: a phone decodes on its own CPU, and here the bench shares the server's.
-async fn devices(clients: Vec<Api>, work: Vec<(Session, Operation)>, spread: Duration) -> Result<DeviceStats> {
+async fn devices(
+    clients: Vec<Api>,
+    work: Vec<(Session, Operation)>,
+    spread: Duration,
+) -> Result<(DeviceStats, Vec<Api>)> {
     let n = work.len();
     let barrier = Arc::new(tokio::sync::Barrier::new(n + 1));
     let mut tasks = Vec::with_capacity(n);
@@ -185,8 +223,8 @@ async fn devices(clients: Vec<Api>, work: Vec<(Session, Operation)>, spread: Dur
                     }
                 }
             }
-            // The client goes back too: dropping it frees its TLS context (a hundred certificates), which
-            // is the bench's work, not the server's, and would land in the middle of the burst.
+            // The client goes back too: dropping it frees its TLS context (a hundred certificates), the
+            // bench's work, not the server's, which would land in the middle of the burst and the figures.
             (push, pull, errors, pulled, s.cursor, api)
         }));
     }
@@ -206,9 +244,10 @@ async fn devices(clients: Vec<Api>, work: Vec<(Session, Operation)>, spread: Dur
             st.first_error = errors.into_iter().next();
         }
     }
-    st.wall = start.elapsed();
-    drop(clients);
-    Ok(st)
+    let wall = start.elapsed();
+    let p99 = quantile(&st.all(), 0.99);
+    st.runs.push((wall, p99));
+    Ok((st, clients))
 }
 
 /// User + system CPU seconds of process `pid` ("self" for this one) so far, from /proc (Linux only;

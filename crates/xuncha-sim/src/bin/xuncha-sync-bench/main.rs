@@ -71,6 +71,10 @@ struct Cli {
     /// Only the many-devices phase (no push, photos or first pull): for working on that figure.
     #[arg(long)]
     only_devices: bool,
+    /// Before each many-devices run, print the two process ids and wait this many seconds (to attach a
+    /// profiler such as `perf record -p`).
+    #[arg(long, default_value_t = 0)]
+    pause: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -218,6 +222,7 @@ fn smallest_jpeg(dir: &Path) -> Result<PathBuf> {
 
 struct Ctx {
     only_devices: bool,
+    pause: Duration,
     bin: PathBuf,
     demo_photo: PathBuf,
     sizes: Sizes,
@@ -399,6 +404,7 @@ async fn main() -> Result<()> {
     }
     let ctx = Ctx {
         only_devices: cli.only_devices,
+        pause: Duration::from_secs(cli.pause),
         bin,
         demo_photo: smallest_jpeg(&cli.demo_photos)?,
         sizes: Sizes::of(&cli),

@@ -138,10 +138,13 @@ impl Server {
         std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
     }
 
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|(child, _)| child.id())
+    }
+
     /// CPU seconds the server process has used so far (Linux; `None` elsewhere or once stopped).
     pub fn cpu_seconds(&self) -> Option<f64> {
-        let (child, _) = self.child.as_ref()?;
-        crate::devices::cpu_seconds(&child.id().to_string())
+        crate::devices::cpu_seconds(&self.pid()?.to_string())
     }
 
     /// Closes stdin (the server shuts down gracefully), kills it after 10 s.
