@@ -561,7 +561,9 @@ impl ServerStore for PostgresStore {
         );
         // The device id is read in the same statement as the principal (one snapshot).
         let sql = sql.replacen("SELECT ", "SELECT k.device_id, ", 1);
-        let Some(r) = c.query_opt(&sql, &[&&token.0[..]]).await? else { return Ok(None) };
+        // Every request asks: prepared once per connection (deadpool's cache), one round trip after that.
+        let stmt = c.prepare_cached(&sql).await?;
+        let Some(r) = c.query_opt(&stmt, &[&&token.0[..]]).await? else { return Ok(None) };
         let device = DeviceId(r.try_get(0)?);
         let principal = Principal {
             user: UserId(r.try_get(1)?),
