@@ -7,7 +7,7 @@
 //! findings (real device engine, and raw HTTP), and D devices syncing at once. Then (PostgreSQL) the
 //! growth check: an incremental pull when the server holds 10k vs 1M findings. Prints one table.
 //!
-//!   xuncha-sync-bench [--quick] [--out FILE] [--backends sqlite,postgres] [--no-growth]
+//!   xuncha-sync-bench [--quick] [--out FILE] [--backends sqlite,postgres] [--no-growth] [--only-devices] [--pause S]
 //!
 //! See `crates/xuncha-sim/benches/sync-bench.sh`, which builds the release binaries first.
 
@@ -455,7 +455,9 @@ async fn main() -> Result<()> {
     text += &render(&rows);
     text += "\nours = through the real server over loopback HTTP; limit = the same database (or disk) directly, \
              same durability, one transaction per finding, serial. Photos are random bytes behind a JPEG marker \
-             (the server checks the SHA-256 only).\n";
+             (the server checks the SHA-256 only). Devices: one person each, in load-test teams of a leader and five \
+             trainees (seed-fleet), each with a new connection per run; their pull pages are counted, not decoded \
+             (a phone decodes on its own CPU, the bench shares the server's).\n";
     print!("{text}");
     if !plans.is_empty() {
         eprintln!("\nPostgreSQL plans of the leader's pull (EXPLAIN ANALYZE):\n{plans}");
