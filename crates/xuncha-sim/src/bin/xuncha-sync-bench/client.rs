@@ -98,7 +98,8 @@ impl Api {
         Ok(body)
     }
 
-    pub async fn pull(&self, token: &str, cursor: u64, limit: u32) -> Result<PullResponse> {
+    /// `GET` one pull page; the answer checked for success, not yet read.
+    async fn pull_raw(&self, token: &str, cursor: u64, limit: u32) -> Result<reqwest::Response> {
         let resp = self
             .http
             .get(format!("{}{}", self.base, paths::PULL))
@@ -106,7 +107,11 @@ impl Api {
             .query(&[("cursor", cursor.to_string()), ("limit", limit.to_string())])
             .send()
             .await?;
-        Ok(ok(resp, "pull").await?.json().await?)
+        ok(resp, "pull").await
+    }
+
+    pub async fn pull(&self, token: &str, cursor: u64, limit: u32) -> Result<PullResponse> {
+        Ok(self.pull_raw(token, cursor, limit).await?.json().await?)
     }
 
     /// One page, checked but not decoded into records: how many findings it holds, its cursor and
@@ -118,14 +123,7 @@ impl Api {
             cursor: u64,
             has_more: bool,
         }
-        let resp = self
-            .http
-            .get(format!("{}{}", self.base, paths::PULL))
-            .bearer_auth(token)
-            .query(&[("cursor", cursor.to_string()), ("limit", limit.to_string())])
-            .send()
-            .await?;
-        let page: Page = ok(resp, "pull").await?.json().await?;
+        let page: Page = self.pull_raw(token, cursor, limit).await?.json().await?;
         Ok(PageSummary { changes: page.changes.len(), cursor: page.cursor, has_more: page.has_more })
     }
 
