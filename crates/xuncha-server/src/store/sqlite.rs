@@ -188,9 +188,10 @@ fn unique(what: String) -> impl FnOnce(rusqlite::Error) -> StoreError {
     }
 }
 
-/// The principal of a user row: the district of an inspector or leader is their team's.
-const PRINCIPAL_SELECT: &str = "SELECT u.id, u.role, u.team_id, COALESCE(t.district_id, u.district_id)
-     FROM users u LEFT JOIN teams t ON t.id = u.team_id";
+/// The principal of a user row (columns 0–3, read by [`principal_row`]): the district of an inspector or
+/// leader is their team's.
+const PRINCIPAL_COLUMNS: &str = "u.id, u.role, u.team_id, COALESCE(t.district_id, u.district_id)";
+const PRINCIPAL_FROM: &str = "FROM users u LEFT JOIN teams t ON t.id = u.team_id";
 
 fn principal_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, Option<String>, Option<String>)> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
@@ -201,20 +202,20 @@ fn principal_from(row: (String, String, Option<String>, Option<String>)) -> Resu
 }
 
 fn load_current(conn: &Connection, id: FindingId) -> Result<Option<Current>, StoreError> {
+    const SQL: &str =
+        "SELECT author_id, team_id, district_id, sub_district_id, status, fields_json, version FROM findings WHERE id = ?1";
     let row = conn
-        .prepare_cached(
-            "SELECT author_id, team_id, district_id, sub_district_id, status, fields_json, version FROM findings WHERE id = ?1",
-        )?
+        .prepare_cached(SQL)?
         .query_row(params![id.to_string()], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, Option<String>>(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, String>(5)?,
-                    r.get::<_, i64>(6)?,
-                ))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, i64>(6)?,
+            ))
         })
         .optional()?;
     let Some((author, team, district, sub_district, status, fields, version)) = row else { return Ok(None) };
@@ -484,11 +485,12 @@ impl ServerStore for SqliteStore {
     async fn session(&self, token: TokenHash) -> Result<Option<Session>, StoreError> {
         self.read(move |c| {
             // Every request asks: one cached statement, principal and device in one row.
-            let sql = "SELECT u.id, u.role, u.team_id, COALESCE(t.district_id, u.district_id), k.device_id
-                 FROM tokens k JOIN users u ON u.id = k.user_id LEFT JOIN teams t ON t.id = u.team_id
-                 WHERE k.token_hash = ?1 AND k.revoked_at IS NULL";
+            let sql = format!(
+                "SELECT {PRINCIPAL_COLUMNS}, k.device_id {PRINCIPAL_FROM}
+                 JOIN tokens k ON k.user_id = u.id WHERE k.token_hash = ?1 AND k.revoked_at IS NULL"
+            );
             let row = c
-                .prepare_cached(sql)?
+                .prepare_cached(&sql)?
                 .query_row(params![&token.0[..]], |r| Ok((principal_row(r)?, r.get::<_, String>(4)?)))
                 .optional()?;
             let Some((row, device)) = row else { return Ok(None) };
@@ -642,7 +644,7 @@ impl ServerStore for SqliteStore {
 
     async fn principal_of(&self, user: UserId) -> Result<Option<Principal>, StoreError> {
         self.read(move |c| {
-            let sql = format!("{PRINCIPAL_SELECT} WHERE u.id = ?1");
+            let sql = format!("SELECT {PRINCIPAL_COLUMNS} {PRINCIPAL_FROM} WHERE u.id = ?1");
             c.query_row(&sql, params![user.to_string()], principal_row).optional()?.map(principal_from).transpose()
         })
         .await
