@@ -60,7 +60,7 @@ pub async fn phase(
     for (spread, runs) in [(Duration::ZERO, BURSTS), (SPREAD, 1)] {
         let how = if spread.is_zero() { "at once".to_string() } else { format!("within {} s", spread.as_secs()) };
         let mut all = DeviceStats::default();
-        let (mut server_cpu, mut own_cpu) = (Some(0.0), Some(0.0));
+        let (mut server_cpu, mut db_cpu, mut own_cpu) = (Some(0.0), Some(0.0), Some(0.0));
         for run in 1..=runs {
             let mut work = Vec::new();
             for s in sessions.iter_mut() {
@@ -78,10 +78,12 @@ pub async fn phase(
                 tokio::time::sleep(ctx.pause).await;
             }
             eprintln!("[{b}] {n} devices sync {how} (run {run} of {runs})…");
-            let (server_before, own_before) = (server.cpu_seconds(), cpu_seconds("self"));
+            let (server_before, db_before, own_before) =
+                (server.cpu_seconds(), server.database_cpu_seconds(), cpu_seconds("self"));
             let (st, clients) = devices(clients, work, spread).await?;
             let used = |after: Option<f64>, before: Option<f64>, sum: Option<f64>| Some(sum? + after? - before?);
             server_cpu = used(server.cpu_seconds(), server_before, server_cpu);
+            db_cpu = used(server.database_cpu_seconds(), db_before, db_cpu);
             own_cpu = used(cpu_seconds("self"), own_before, own_cpu);
             drop(clients);
             // Every device ends at the cursor it pulled to: carry it into the next run.
@@ -93,7 +95,7 @@ pub async fn phase(
             }
             all.add(st);
         }
-        rows.extend(all.rows(n, &how, b, server_cpu, own_cpu));
+        rows.extend(all.rows(n, &how, b, [server_cpu, db_cpu, own_cpu]));
     }
     Ok(rows)
 }
@@ -130,14 +132,15 @@ impl DeviceStats {
         v
     }
 
-    fn rows(&self, n: usize, how: &str, b: &str, server_cpu: Option<f64>, own_cpu: Option<f64>) -> Vec<Row> {
+    /// `cpu`: the CPU seconds of the server, the database's own processes (PostgreSQL) and the bench client.
+    fn rows(&self, n: usize, how: &str, b: &str, cpu: [Option<f64>; 3]) -> Vec<Row> {
         let all = self.all();
         let q = |v: &[Duration], x| ms(quantile(v, x));
         let p99 = quantile(&all, 0.99);
         let (mut push, mut pull) = (self.push.clone(), self.pull.clone());
         push.sort();
         pull.sort();
-        let cpu = |c: Option<f64>| c.map_or("?".into(), |c| format!("{c:.2} s"));
+        let [server_cpu, db_cpu, own_cpu] = cpu.map(|c| c.map_or("–".to_string(), |c| format!("{c:.2} s")));
         let runs = self.runs.len();
         let each =
             |f: &dyn Fn(&(Duration, Duration)) -> String| self.runs.iter().map(f).collect::<Vec<_>>().join(" / ");
@@ -158,9 +161,9 @@ impl DeviceStats {
                 format!("done in {}, {} findings pulled", each(&|r| secs(r.0)), self.pulled),
             ),
             row(
-                "  … CPU: server / bench client",
+                "  … CPU: server / PostgreSQL / bench client",
                 b,
-                format!("{} / {}", cpu(server_cpu), cpu(own_cpu)),
+                format!("{server_cpu} / {db_cpu} / {own_cpu}"),
                 format!("{} cores", std::thread::available_parallelism().map_or(0, |c| c.get())),
             ),
             row(format!("{n} devices sync {how}: errors"), b, self.errors.to_string(), "").judged(

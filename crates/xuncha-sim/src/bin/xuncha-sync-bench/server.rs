@@ -147,6 +147,23 @@ impl Server {
         crate::devices::cpu_seconds(&self.pid()?.to_string())
     }
 
+    /// CPU seconds PostgreSQL's processes on this machine have used so far (Linux; `None` for SQLite, which
+    /// runs inside the server and is counted with it). Read before and after a burst while the server's
+    /// pool keeps its backends alive, the difference is the database's share of the burst.
+    pub fn database_cpu_seconds(&self) -> Option<f64> {
+        match self.db {
+            Db::Sqlite => None,
+            Db::Postgres(_) => {
+                let procs = std::fs::read_dir("/proc").ok()?.flatten();
+                let pids = procs.filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok());
+                let postgres = pids.filter(|pid| {
+                    std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "postgres")
+                });
+                Some(postgres.filter_map(|pid| crate::devices::cpu_seconds(&pid.to_string())).sum())
+            }
+        }
+    }
+
     /// Closes stdin (the server shuts down gracefully), kills it after 10 s.
     pub fn stop(&mut self) {
         if let Some((mut child, stdin)) = self.child.take() {
