@@ -6,9 +6,9 @@
 //! flushes in a row. Instead a push is queued, and whichever request gets the writer next commits
 //! everything waiting, in arrival order, in one transaction: one flush for the group.
 //!
-//! Nothing else changes: ops are applied one after another in that transaction exactly as before
-//! (idempotency, the state machine, the commit-ordered `server_seq`), and a failure rolls the whole group
-//! back and answers every push in it with the error — nothing is half-applied, and the devices send the
+//! Nothing else changes: ops are decided in arrival order in that transaction exactly as before
+//! (idempotency, the state machine, the commit-ordered `server_seq`; PostgreSQL writes independent ops
+//! together, see `postgres/push.rs`), and a failure rolls the whole group back and answers every push in it with the error — nothing is half-applied, and the devices send the
 //! same ops again, which are idempotent.
 
 use super::StoreError;

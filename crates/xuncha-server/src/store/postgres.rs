@@ -136,6 +136,10 @@ pub struct PostgresStore {
     /// Pushes waiting for this process's writer (group commit), and that writer.
     pending: Arc<PushQueue>,
     writer: Arc<tokio::sync::Mutex<()>>,
+    /// The writer's own connection (a pool of one, for its reconnecting). From the shared pool, a group
+    /// queued for a connection behind every request of a burst (a thousand session lookups and pulls), and
+    /// all its pushes with it.
+    writer_conn: Pool,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -158,14 +162,9 @@ impl PostgresStore {
         if pg.get_application_name().is_none() {
             pg.application_name("xuncha-server");
         }
-        let manager = Manager::from_config(pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-        let pool = Pool::builder(manager)
-            .max_size(POOL_SIZE)
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(POOL_WAIT))
-            .build()
-            .map_err(|e| StoreError::Backend(format!("connection pool: {e}")))?;
-        let store = Self { pool, rules, pending: Arc::default(), writer: Arc::default() };
+        let pool = new_pool(pg.clone(), POOL_SIZE)?;
+        let writer_conn = new_pool(pg, 1)?;
+        let store = Self { pool, rules, pending: Arc::default(), writer: Arc::default(), writer_conn };
         let mut client = store.client().await?;
         let ran = run_migrations(&mut client, migrations()).await?;
         if ran > 0 {
@@ -196,12 +195,36 @@ impl PostgresStore {
             .await?;
         }
         tx.commit().await?;
+        drop(client);
+        store.warm().await?;
         Ok(store)
+    }
+
+    /// Opens every connection and prepares the writer's statements now, not in the first burst of
+    /// requests: a new connection is a PostgreSQL process to start, and a fleet syncing at once waited for a
+    /// dozen of them and for the push statements' first preparation (the first of the sync bench's bursts
+    /// was its slowest). Production pools keep full for the same reason (HikariCP's default).
+    async fn warm(&self) -> Result<(), StoreError> {
+        let all = futures_util::future::try_join_all((0..POOL_SIZE).map(|_| self.pool.get())).await?;
+        drop(all);
+        let writer = self.writer_conn.get().await?;
+        push::prepare(&writer).await
     }
 
     async fn client(&self) -> Result<Object, StoreError> {
         Ok(self.pool.get().await?)
     }
+}
+
+/// A pool of up to `size` connections; a request waits [`POOL_WAIT`] for one at most.
+fn new_pool(pg: tokio_postgres::Config, size: usize) -> Result<Pool, StoreError> {
+    let manager = Manager::from_config(pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+    Pool::builder(manager)
+        .max_size(size)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(POOL_WAIT))
+        .build()
+        .map_err(|e| StoreError::Backend(format!("connection pool: {e}")))
 }
 
 fn to_i64(v: u64, what: &str) -> Result<i64, StoreError> {
@@ -562,9 +585,9 @@ impl ServerStore for PostgresStore {
             let _writer = self.writer.lock().await;
             let group = self.pending.take();
             if !group.is_empty() {
-                let result = match self.client().await {
+                let result = match self.writer_conn.get().await {
                     Ok(mut c) => push::commit_group(&mut c, &self.rules, &group).await,
-                    Err(e) => Err(e),
+                    Err(e) => Err(e.into()),
                 };
                 group_commit::answer(group, result);
             }

@@ -22,7 +22,7 @@ use crate::apply::{self, Current, Rules};
 use crate::store::group_commit::PendingPush;
 use crate::store::StoreError;
 use chrono::{DateTime, Utc};
-use deadpool_postgres::{Object, Transaction as DpTransaction};
+use deadpool_postgres::{GenericClient, Object, Transaction as DpTransaction};
 use std::collections::{HashMap, HashSet};
 use tokio_postgres::Statement;
 use uuid::Uuid;
@@ -350,6 +350,11 @@ async fn skip_if(
     }
 }
 
+/// Prepares the statements of a push on `client` (the writer's connection, when the server starts).
+pub(super) async fn prepare(client: &impl GenericClient) -> Result<(), StoreError> {
+    Statements::prepare(client).await.map(drop)
+}
+
 /// The statements of a push, prepared once per connection (deadpool caches them).
 struct Statements {
     lock_counter: Statement,
@@ -366,7 +371,7 @@ struct Statements {
 }
 
 impl Statements {
-    async fn prepare(tx: &DpTransaction<'_>) -> Result<Self, StoreError> {
+    async fn prepare(tx: &impl GenericClient) -> Result<Self, StoreError> {
         let (lock_counter, set_counter, claim, load, seen, insert_findings) = futures_util::try_join!(
             tx.prepare_cached("SELECT last_seq FROM change_counter FOR UPDATE"),
             tx.prepare_cached("UPDATE change_counter SET last_seq = $1"),
