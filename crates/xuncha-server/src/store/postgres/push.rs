@@ -1,11 +1,9 @@
 //! A group of pushes written set-based: a handful of statements per round of ops, whatever its size.
 //!
-//! Why: when a thousand phones sync at once, a group holds hundreds of ops, and PostgreSQL spent its CPU
-//! on statements, not rows: seven per op (claim, read, write, history, two for photos, the stored answer),
-//! each a protocol message, an executor start and a lock, about 70 µs of a backend's CPU together with
-//! the session and pull queries (sync bench, 1,000 devices at once: PostgreSQL used 0.76 s of CPU per
-//! burst). Here each kind of statement runs once per round with its values bound as arrays and expanded by
-//! `unnest`, so the cost follows the rows.
+//! Why: written op by op, a group of N ops cost 2N round trips and 7N statements (claim, read, write,
+//! history, two for photos, the stored answer), each a protocol message, an executor start and its locks,
+//! one after another while every other push waited for the group. Here each kind of statement runs once per
+//! round, its values bound as arrays and expanded by `unnest`, so the cost follows the rows.
 //!
 //! **Rounds.** Ops in one round must not depend on each other: no two in a round name the same finding,
 //! op id or device slot. An op sharing any of these with an op before it waits for a later round, and so
