@@ -8,7 +8,6 @@ mod support;
 
 use std::time::Duration;
 use support::{App, Server};
-use thirtyfour::prelude::*;
 
 const PASSWORD: &str = "xuncha2026";
 

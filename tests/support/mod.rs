@@ -178,8 +178,23 @@ impl App {
         let mut caps = Capabilities::new();
         caps.set("browserName", "wry").unwrap();
         caps.set("tauri:options", serde_json::json!({ "application": env!("CARGO_BIN_EXE_xuncha") })).unwrap();
-        let driver =
-            WebDriver::new(format!("http://127.0.0.1:{port}"), caps).await.expect("WebDriver session on the app");
+        // tauri-driver listens at once but starts WebKitWebDriver in the background, and drops a session
+        // request that comes before it is up: on a new machine, with WebKit not yet in the page cache, the
+        // first request did (a CI run, 2026-12-01). Asked again until it answers; a real error still fails.
+        let start = Instant::now();
+        let driver = loop {
+            match WebDriver::new(format!("http://127.0.0.1:{port}"), caps.clone()).await {
+                Ok(driver) => break driver,
+                Err(e)
+                    if matches!(&*e, thirtyfour::error::WebDriverErrorInner::HttpError(_))
+                        && start.elapsed() < Duration::from_secs(60) =>
+                {
+                    eprintln!("tauri-driver not ready yet ({e}); asking again");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(e) => panic!("WebDriver session on the app: {e:?}"),
+            }
+        };
         App { driver, _driver_proc: driver_proc, _xvfb: xvfb, _data: data }
     }
 
