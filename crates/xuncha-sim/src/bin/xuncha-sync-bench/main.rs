@@ -413,6 +413,13 @@ async fn main() -> Result<()> {
     };
     let head = header(&cli, &ctx).await;
     eprint!("{head}");
+    if cli.backends.iter().any(|b| b == "postgres") {
+        match PgDb::drop_abandoned(&cli.pg_url).await {
+            Ok(names) if !names.is_empty() => eprintln!("dropped databases of killed bench runs: {}", names.join(", ")),
+            Ok(_) => {}
+            Err(e) => eprintln!("could not look for databases of killed bench runs: {e:#}"),
+        }
+    }
     let mut rows = Vec::new();
     let mut plans = String::new();
     for b in &cli.backends {

@@ -219,6 +219,27 @@ impl PgDb {
         Ok(Self { admin_url: admin_url.to_string(), url: pg_url_for(admin_url, &name)?, name })
     }
 
+    /// Drops the databases of earlier runs of this bench that were killed before they could drop their own
+    /// (Ctrl-C, a crash): their names hold the pid of the run, and no process of that pid exists any more.
+    /// A growth run leaves a gigabyte behind. Returns the names dropped.
+    pub async fn drop_abandoned(admin_url: &str) -> Result<Vec<String>> {
+        let admin = pg_connect(admin_url).await.context("connecting to PostgreSQL")?;
+        let rows = admin.query("SELECT datname FROM pg_database WHERE datname LIKE 'xuncha\\_bench\\_%'", &[]).await?;
+        let mut dropped = Vec::new();
+        for r in rows {
+            let name: String = r.get(0);
+            // xuncha_bench_{purpose}_{pid}_{random}
+            let pid = name.rsplit('_').nth(1).and_then(|p| p.parse::<u32>().ok());
+            let Some(pid) = pid else { continue };
+            if pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
+                continue;
+            }
+            admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await?;
+            dropped.push(name);
+        }
+        Ok(dropped)
+    }
+
     pub async fn drop_db(&self) -> Result<()> {
         let admin = pg_connect(&self.admin_url).await?;
         // WITH (FORCE): a server that did not stop in time must not keep the database alive.
