@@ -228,11 +228,10 @@ impl ClaimColumns {
 struct Writes {
     inserts: FindingColumns,
     updates: FindingColumns,
-    /// One history line per change.
-    history_ids: Vec<Uuid>,
-    history: Vec<String>,
-    /// Every changed finding's photo list, replaced as a whole: (finding, photo) pairs.
+    /// The findings changed, in order: each gets the history line at the same index, and its photo list
+    /// replaced as a whole by its (finding, photo) pairs.
     changed: Vec<Uuid>,
+    history: Vec<String>,
     photo_findings: Vec<Uuid>,
     photos: Vec<String>,
     /// Every claimed op's answer, stored for its retries.
@@ -269,9 +268,8 @@ impl Writes {
         cols.versions.push(to_i64(c.version, "version")?);
         cols.seqs.push(seq);
         cols.times.push(now);
-        self.history_ids.push(f.id.0);
-        self.history.push(serde_json::to_string(&c.history)?);
         self.changed.push(f.id.0);
+        self.history.push(serde_json::to_string(&c.history)?);
         for p in &f.fields.photos {
             self.photo_findings.push(f.id.0);
             self.photos.push(PhotoHash::to_hex(p));
@@ -313,7 +311,7 @@ impl Writes {
         let (inserted, updated, _, _, _, _) = futures_util::try_join!(
             insert,
             update,
-            skip_if(!changed, async { tx.execute(&st.add_history, &[&self.history_ids, &self.history]).await }),
+            skip_if(!changed, async { tx.execute(&st.add_history, &[&self.changed, &self.history]).await }),
             skip_if(!changed, async { tx.execute(&st.clear_photos, &[&self.changed]).await }),
             skip_if(self.photos.is_empty(), async {
                 tx.execute(&st.add_photos, &[&self.photo_findings, &self.photos]).await
