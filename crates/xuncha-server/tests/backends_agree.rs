@@ -111,44 +111,32 @@ fn pushes(seed: u64) -> Vec<Push> {
     out
 }
 
-/// Every answer, then every finding the admin sees, as JSON with the world's own ids (people, teams)
-/// replaced by their index and `server_seq` left out.
+/// Every answer in order, then every finding the admin sees (sorted: pulls come in `server_seq` order),
+/// as JSON with the world's own ids (people, teams) replaced by their index and `server_seq` left out.
 async fn run(store: Store, pushes: &[Push]) -> Vec<String> {
     let w = world(store).await;
     let mut ids: Vec<(String, String)> =
         w.people.iter().enumerate().map(|(i, p)| (p.user.0.to_string(), format!("person{i}"))).collect();
     ids.extend(w.teams.iter().enumerate().map(|(i, t)| (t.id.0.to_string(), format!("team{i}"))));
-    let plain = |v: &dyn erased::Json| ids.iter().fold(v.json(), |s, (id, name)| s.replace(id, name));
-    let mut out = Vec::new();
+    let plain = |json: String| ids.iter().fold(json, |s, (id, name)| s.replace(id, name));
+    let mut answers = Vec::new();
     for p in pushes {
-        let answers = w.store.push(&w.people[p.person], p.device, p.ops.clone(), p.at).await.unwrap();
-        out.extend(answers.iter().map(|a| plain(a)));
+        let got = w.store.push(&w.people[p.person], p.device, p.ops.clone(), p.at).await.unwrap();
+        answers.extend(got.iter().map(|a| plain(serde_json::to_string(a).unwrap())));
     }
-    let admin = &w.people[6];
+    let (admin, mut findings) = (&w.people[6], Vec::new());
     let (mut cursor, mut more) = (0, true);
     while more {
         let page = w.store.pull(admin, cursor, 50).await.unwrap();
         for mut r in page.changes {
             r.server_seq = 0;
-            out.push(plain(&r));
+            findings.push(plain(serde_json::to_string(&r).unwrap()));
         }
         (cursor, more) = (page.cursor, page.has_more);
     }
-    out.sort();
-    out
-}
-
-mod erased {
-    /// Anything serialisable, as a trait object.
-    pub trait Json {
-        fn json(&self) -> String;
-    }
-
-    impl<T: serde::Serialize> Json for T {
-        fn json(&self) -> String {
-            serde_json::to_string(self).unwrap()
-        }
-    }
+    findings.sort();
+    answers.extend(findings);
+    answers
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
