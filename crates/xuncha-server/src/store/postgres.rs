@@ -307,9 +307,10 @@ fn scope_sql(p: &Principal, first: usize) -> (String, Vec<Option<Uuid>>) {
 /// Why the names are looked up per row and the statement is prepared once per connection: with joins,
 /// PostgreSQL planned every pull afresh (0.5 ms) and, expecting a few dozen rows, hashed the whole users
 /// table for them (0.4 ms). A burst of a thousand phones, each pulling its team's handful of new findings,
-/// cost PostgreSQL 0.76 s of CPU; 0.30 s since (sync bench). Looked up per row, a name is one index probe, and only for the rows
-/// of the page; the statement is parsed once per connection and role, and PostgreSQL keeps a generic plan
-/// for it after five runs when that plan costs no more than the custom ones (the growth bench checks it).
+/// cost PostgreSQL 0.76 s of CPU; 0.30 s since (sync bench). Looked up per row, a name is one index probe,
+/// and only for the rows of the page; the statement is parsed once per connection and role, and PostgreSQL
+/// keeps a generic plan for it after five runs when that plan costs no more than the custom ones (the
+/// growth bench checks it).
 async fn pull_page(client: &Object, p: &Principal, cursor: u64, limit: u32) -> Result<PullResponse, StoreError> {
     let (scope, scope_params) = scope_sql(p, 3);
     let sql = format!(
