@@ -96,7 +96,9 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Stores bytes whose hash the caller has checked.
     async fn put(&self, hash: PhotoHash, bytes: Vec<u8>) -> Result<Stored, BlobError>;
     async fn get(&self, hash: PhotoHash) -> Result<Option<Vec<u8>>, BlobError>;
-    /// This user's unfinished upload of `hash`, if any. Other users' partials are invisible.
+    /// This user's unfinished upload of `hash`, if any. Other users' partials are invisible. Read once a
+    /// request still writing it has finished (or after a short wait), so the offset a device resumes from
+    /// is not one that grows a moment later.
     async fn partial(&self, owner: UserId, hash: PhotoHash) -> Result<Option<PartialInfo>, BlobError>;
     /// Opens this user's partial of `hash` to append at `offset` (0 starts one) for a photo of `total` bytes.
     async fn open_partial(
@@ -291,6 +293,14 @@ impl FsBlobStore {
         result
     }
 
+    /// What the partial holds at this moment, whoever is writing it.
+    async fn partial_now(&self, owner: UserId, hash: PhotoHash) -> Result<Option<PartialInfo>, BlobError> {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || me.partial_info_blocking(owner, hash))
+            .await
+            .map_err(|e| BlobError::Task(e.to_string()))?
+    }
+
     /// Takes the partial's lock, waiting a little for a request that is still finishing with it.
     async fn lock_partial(&self, part: &Path) -> Option<PartialGuard> {
         let lock = {
@@ -428,10 +438,12 @@ impl BlobStore for FsBlobStore {
     }
 
     async fn partial(&self, owner: UserId, hash: PhotoHash) -> Result<Option<PartialInfo>, BlobError> {
-        let me = self.clone();
-        tokio::task::spawn_blocking(move || me.partial_info_blocking(owner, hash))
-            .await
-            .map_err(|e| BlobError::Task(e.to_string()))?
+        // A connection that died with bytes still in the server's buffers leaves its request writing them
+        // for a moment: read before it ends, the offset would make the device's next PATCH a 409 that
+        // sends the rest of the photo for nothing.
+        let (part, _) = self.partial_paths(owner, hash);
+        let _settled = self.lock_partial(&part).await;
+        self.partial_now(owner, hash).await
     }
 
     async fn open_partial(
@@ -443,7 +455,7 @@ impl BlobStore for FsBlobStore {
     ) -> Result<OpenPartial, BlobError> {
         let (part, len_file) = self.partial_paths(owner, hash);
         let Some(guard) = self.lock_partial(&part).await else {
-            let held = self.partial(owner, hash).await?.map_or(0, |i| i.held);
+            let held = self.partial_now(owner, hash).await?.map_or(0, |i| i.held);
             return Ok(OpenPartial::Busy { held });
         };
         let me = self.clone();
@@ -540,6 +552,25 @@ mod tests {
         assert_eq!(store.get(h).await.unwrap().unwrap(), bytes);
         assert_eq!(store.partial(alice, h).await.unwrap(), None);
         assert!(!dir.path().join("partial").join(alice.to_string()).exists(), "nothing left behind");
+    }
+
+    #[tokio::test]
+    async fn the_offset_is_read_after_a_dying_request_has_written_what_it_received() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsBlobStore::open(dir.path()).unwrap();
+        let h = hash_of(b"whatever");
+        let owner = UserId::new_v7();
+        let mut dying = ready(store.open_partial(owner, h, 0, 100_000).await.unwrap());
+        dying.append(Bytes::from(vec![7u8; 30_000])).await.unwrap();
+        let asking = tokio::spawn({
+            let store = store.clone();
+            async move { store.partial(owner, h).await.unwrap() }
+        });
+        // The request is still draining its connection's buffers when the device asks where to resume.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        dying.append(Bytes::from(vec![7u8; 20_000])).await.unwrap();
+        drop(dying);
+        assert_eq!(asking.await.unwrap(), Some(PartialInfo { held: 50_000, total: Some(100_000) }));
     }
 
     #[tokio::test]
