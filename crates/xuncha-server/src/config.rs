@@ -10,6 +10,7 @@
 //! location can be logged as it is.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -21,12 +22,19 @@ pub struct Config {
     pub blobs: PathBuf,
     /// Photos in an S3-compatible bucket instead of `blobs`.
     pub s3: Option<S3Location>,
+    /// How long a request body may send nothing before the server gives up on it: a phone that lost its
+    /// network mid-upload usually just goes silent, and until the server notices, that upload's partial
+    /// stays locked (its next attempt answers 409). What arrived is kept.
+    pub body_idle_timeout: Duration,
 }
 
 impl Config {
     pub const DEFAULT_DB: &'static str = "./xuncha-server.sqlite3";
     pub const DEFAULT_BLOBS: &'static str = "./xuncha-blobs";
     pub const DEFAULT_LISTEN: &'static str = "127.0.0.1:8600";
+    /// Long enough for a weak link's pauses (2G sends something every few seconds), short enough that a
+    /// phone coming back finds its upload free by its next sync.
+    pub const DEFAULT_BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
     /// Where the data lives, for messages and logs (never with a password).
     pub fn database_label(&self) -> String {
@@ -237,7 +245,13 @@ mod tests {
         ] {
             let u = DatabaseUrl::parse(url).unwrap();
             assert_eq!(u.to_string(), shown);
-            let config = Config { db: PathBuf::new(), database_url: Some(u), blobs: PathBuf::new(), s3: None };
+            let config = Config {
+                db: PathBuf::new(),
+                database_url: Some(u),
+                blobs: PathBuf::new(),
+                s3: None,
+                body_idle_timeout: Config::DEFAULT_BODY_IDLE_TIMEOUT,
+            };
             let debug = format!("{config:?}");
             assert!(!debug.contains("s3cret") && !debug.contains("p%40ss"), "{debug}");
         }

@@ -35,6 +35,8 @@ pub struct AppState {
     pub store: Arc<dyn store::ServerStore>,
     pub blobs: Arc<dyn blobs::BlobStore>,
     pub throttle: Arc<auth::LoginThrottle>,
+    /// [`Config::body_idle_timeout`].
+    pub body_idle_timeout: std::time::Duration,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -54,7 +56,7 @@ impl AppState {
         let rules = Arc::new(apply::Rules::builtin());
         let store = store::open(config, rules).await?;
         let blobs = open_blobs(config).await?;
-        Ok(Self { store, blobs, throttle: Arc::default() })
+        Ok(Self { store, blobs, throttle: Arc::default(), body_idle_timeout: config.body_idle_timeout })
     }
 }
 

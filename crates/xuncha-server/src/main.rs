@@ -29,7 +29,13 @@ struct DbArg {
 
 impl DbArg {
     fn config(&self, blobs: PathBuf) -> Config {
-        Config { db: self.db.clone(), database_url: self.database_url.clone(), blobs, s3: None }
+        Config {
+            db: self.db.clone(),
+            database_url: self.database_url.clone(),
+            blobs,
+            s3: None,
+            body_idle_timeout: Config::DEFAULT_BODY_IDLE_TIMEOUT,
+        }
     }
 }
 
@@ -64,6 +70,10 @@ enum Command {
         /// dies closes the pipe, and the server does not outlive it.
         #[arg(long)]
         stop_on_stdin_close: bool,
+        /// Seconds a request body may send nothing before the server gives up on it (what arrived of a
+        /// photo is kept).
+        #[arg(long, env = "XUNCHA_BODY_IDLE_SECS", default_value_t = Config::DEFAULT_BODY_IDLE_TIMEOUT.as_secs())]
+        body_idle_secs: u64,
     },
     /// Create the demo world (districts, teams, users, a day of findings). Does nothing if users exist.
     SeedDemo {
@@ -246,8 +256,9 @@ async fn open_store(config: &Config) -> Result<Arc<dyn xuncha_server::store::Ser
 async fn main() -> Result<()> {
     init_tracing();
     match Cli::parse().command {
-        Command::Serve { storage, listen, stop_on_stdin_close } => {
-            let config = storage.config();
+        Command::Serve { storage, listen, stop_on_stdin_close, body_idle_secs } => {
+            let config =
+                Config { body_idle_timeout: std::time::Duration::from_secs(body_idle_secs.max(1)), ..storage.config() };
             let state =
                 AppState::open(&config).await.with_context(|| format!("opening {}", config.database_label()))?;
             let listener =

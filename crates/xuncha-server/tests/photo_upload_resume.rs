@@ -1,7 +1,9 @@
 //! Resumable photo uploads against the server process (`PATCH /api/v1/photos/{hash}`, `xuncha_proto::upload`):
 //! two PATCHes make one photo; a wrong offset gets 409 with the offset held; a wrong hash gets 422 and the
 //! partial is gone; HEAD reports the offset; bytes that arrived before a cut connection are kept; one user's
-//! partial is invisible and unusable to another; limits answer 413 / 429 / 400 with translated messages.
+//! partial is invisible and unusable to another; a connection that goes silent mid-upload is given up after
+//! the body idle timeout, keeping its bytes and freeing the upload; limits answer 413 / 429 / 400 with
+//! translated messages.
 
 mod common;
 
@@ -186,6 +188,8 @@ async fn over_the_declared_or_the_maximum_length_is_413() {
 enum RawBody {
     /// Declares the whole remainder, sends only this many bytes, then closes the connection.
     CutAfter(usize),
+    /// Sends this many bytes, then keeps the connection open and says nothing more.
+    SilentAfter(usize),
     /// Chunked transfer encoding, all of it.
     Chunked,
 }
@@ -204,7 +208,7 @@ async fn raw_patch(
     let addr = s.url.trim_start_matches("http://");
     let mut sock = tokio::net::TcpStream::connect(addr).await.unwrap();
     let framing = match how {
-        RawBody::CutAfter(_) => format!("content-length: {}", body.len()),
+        RawBody::CutAfter(_) | RawBody::SilentAfter(_) => format!("content-length: {}", body.len()),
         RawBody::Chunked => "transfer-encoding: chunked".to_string(),
     };
     let head = format!(
@@ -221,6 +225,18 @@ async fn raw_patch(
             // The phone loses the network: no more bytes, the connection just ends.
             drop(sock);
             String::new()
+        }
+        RawBody::SilentAfter(n) => {
+            sock.write_all(&body[..n]).await.unwrap();
+            sock.flush().await.unwrap();
+            // The phone walked out of coverage: no FIN, no RST, nothing. The server answers once it gives up.
+            let mut out = Vec::new();
+            let _ = tokio::time::timeout(
+                Duration::from_secs(20),
+                tokio::io::AsyncReadExt::read_to_end(&mut sock, &mut out),
+            )
+            .await;
+            String::from_utf8_lossy(&out).into_owned()
         }
         RawBody::Chunked => {
             for piece in body.chunks(1_000) {
@@ -264,6 +280,33 @@ async fn bytes_before_a_cut_connection_are_kept() {
     assert_eq!(held, 250_000, "every byte that arrived before the cut is kept");
     let r = patch(&c, &hash, held, total, &bytes[held as usize..]).await;
     assert_eq!(r.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn a_connection_gone_silent_frees_its_upload_after_the_idle_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    seed(&dir, &Launch::default());
+    // 4 s: past the 2 s a PATCH waits for a busy upload, so the one below is refused, not let in.
+    let s = &Server::launch(dir, &Launch { body_idle_secs: Some(4), ..Launch::default() });
+    let c = login(s, "inspector5-5").await;
+    let bytes = photo(400_000, 9);
+    let (hash, total) = (sha256(&bytes), bytes.len() as u64);
+    let meanwhile = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        patch(&c, &hash, 150_000, total, &bytes[150_000..]).await
+    };
+    let (answer, meanwhile) =
+        tokio::join!(raw_patch(s, &c, &hash, 0, total, &bytes, RawBody::SilentAfter(150_000)), meanwhile);
+    // While the silent request held the upload, a new attempt was refused as busy…
+    assert_eq!(meanwhile.status(), StatusCode::CONFLICT, "the silent request still held the upload");
+    assert_eq!(num(&meanwhile, UPLOAD_OFFSET), Some(150_000));
+    // …until the server gave up on it: it answered the silent connection and kept what arrived.
+    assert!(answer.starts_with("HTTP/1.1 4"), "the silent request is answered, not left hanging: {answer:?}");
+    let held = num(&head(&c, &hash).await, UPLOAD_OFFSET).unwrap();
+    println!("silent after 150000 B: answered {:?}; the server holds {held}", answer.lines().next());
+    assert_eq!(held, 150_000, "what arrived before the silence is kept");
+    let r = patch(&c, &hash, held, total, &bytes[held as usize..]).await;
+    assert_eq!(r.status(), StatusCode::CREATED, "the upload is free again and resumes");
 }
 
 #[tokio::test]

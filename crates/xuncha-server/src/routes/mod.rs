@@ -16,6 +16,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 use xuncha_proto::{paths, MAX_PHOTO_BYTES};
@@ -25,6 +26,7 @@ pub const MAX_PUSH_BYTES: usize = 2 * 1024 * 1024;
 
 pub fn router(state: AppState) -> Router {
     let photo_path = format!("{}/{{hash}}", paths::PHOTOS);
+    let body_idle_timeout = state.body_idle_timeout;
     Router::new()
         .route(paths::HEALTH, get(health::health))
         .route(paths::LOGIN, post(auth::login))
@@ -45,6 +47,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+        // A body that goes silent ends in an error its handler sees (a PATCH keeps what arrived and
+        // frees the upload) instead of holding the request, and its upload's lock, until the socket dies.
+        .layer(RequestBodyTimeoutLayer::new(body_idle_timeout))
         .layer(CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| AppError::Panic.into_response()))
         // Outermost, so its span covers everything below. No headers are recorded: they carry tokens.
         .layer(

@@ -71,6 +71,9 @@ impl Server {
         let mut cmd = Command::new(BIN);
         cmd.args(["serve", "--listen", l.listen.unwrap_or("127.0.0.1:0"), "--stop-on-stdin-close"]);
         storage_args(&mut cmd, dir.path(), l);
+        if let Some(secs) = l.body_idle_secs {
+            cmd.args(["--body-idle-secs", &secs.to_string()]);
+        }
         let mut child = cmd
             .env("XUNCHA_LOG", "info")
             .stdin(Stdio::piped())
@@ -124,6 +127,8 @@ pub struct Launch<'a> {
     pub database_url: Option<&'a str>,
     /// Log file name inside the directory; default `server.log`.
     pub log: Option<&'a str>,
+    /// `--body-idle-secs`; default the server's own.
+    pub body_idle_secs: Option<u64>,
 }
 
 fn storage_args(cmd: &mut Command, dir: &Path, l: &Launch) {
