@@ -289,16 +289,19 @@ fn start_xvfb() -> (Proc, String) {
         if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() || Path::new(&format!("/tmp/.X{n}-lock")).exists() {
             continue;
         }
-        let child = Command::new(&xvfb)
-            .args([&format!(":{n}"), "-screen", "0", "1280x900x24", "-nolisten", "tcp"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        // Owned at once: an Xvfb that never comes up is killed before the next display is tried.
+        let child = Proc(
+            Command::new(&xvfb)
+                .args([&format!(":{n}"), "-screen", "0", "1280x900x24", "-nolisten", "tcp"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(10) {
             if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
-                return (Proc(child), format!(":{n}"));
+                return (child, format!(":{n}"));
             }
             std::thread::sleep(Duration::from_millis(100));
         }

@@ -143,27 +143,46 @@ pub struct Taken {
     pub prev_status: Option<Status>,
 }
 
+/// A pending outbox row as stored.
+struct PendingRow {
+    seq: i64,
+    op_id: String,
+    device_seq: i64,
+    finding_id: String,
+    body_json: String,
+    attempts: i64,
+    prev_status: Option<String>,
+}
+
 /// The next batch for `user`: the longest prefix of their pending ops (in order) holding at most one
 /// op per finding, at most `max`. One op per finding per batch means each op's `base_version` can be
 /// set from the server's answer to the op before it — exact, whatever the server's conflict rule.
 /// Marks each taken op as attempted (freezing its body) in the same transaction.
 pub fn take_batch(conn: &mut Connection, user: &UserId, max: usize) -> Result<Vec<Taken>> {
     let tx = conn.transaction()?;
-    let rows: Vec<(i64, String, i64, String, String, i64, String, Option<String>)> = {
+    let rows: Vec<PendingRow> = {
         let mut st = tx.prepare(
-            "SELECT o.seq, o.op_id, o.device_seq, o.finding_id, o.body_json, o.attempts, o.kind, o.prev_status
+            "SELECT o.seq, o.op_id, o.device_seq, o.finding_id, o.body_json, o.attempts, o.prev_status
              FROM outbox o WHERE o.state = 'pending' AND o.user_id = ?1 ORDER BY o.seq LIMIT ?2",
         )?;
         let v = st
             .query_map(params![user.to_string(), max as i64], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
+                Ok(PendingRow {
+                    seq: r.get(0)?,
+                    op_id: r.get(1)?,
+                    device_seq: r.get(2)?,
+                    finding_id: r.get(3)?,
+                    body_json: r.get(4)?,
+                    attempts: r.get(5)?,
+                    prev_status: r.get(6)?,
+                })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         v
     };
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
-    for (seq, op_id, device_seq, finding_id, body_json, attempts, _kind, prev) in rows {
+    for PendingRow { seq, op_id, device_seq, finding_id, body_json, attempts, prev_status: prev } in rows {
         if !seen.insert(finding_id.clone()) {
             break;
         }
