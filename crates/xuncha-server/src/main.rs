@@ -72,7 +72,12 @@ enum Command {
         stop_on_stdin_close: bool,
         /// Seconds a request body may send nothing before the server gives up on it (what arrived of a
         /// photo is kept).
-        #[arg(long, env = "XUNCHA_BODY_IDLE_SECS", default_value_t = Config::DEFAULT_BODY_IDLE_TIMEOUT.as_secs())]
+        #[arg(
+            long,
+            env = "XUNCHA_BODY_IDLE_SECS",
+            default_value_t = Config::DEFAULT_BODY_IDLE_TIMEOUT.as_secs(),
+            value_parser = clap::value_parser!(u64).range(1..)
+        )]
         body_idle_secs: u64,
     },
     /// Create the demo world (districts, teams, users, a day of findings). Does nothing if users exist.
@@ -258,7 +263,7 @@ async fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Serve { storage, listen, stop_on_stdin_close, body_idle_secs } => {
             let config =
-                Config { body_idle_timeout: std::time::Duration::from_secs(body_idle_secs.max(1)), ..storage.config() };
+                Config { body_idle_timeout: std::time::Duration::from_secs(body_idle_secs), ..storage.config() };
             let state =
                 AppState::open(&config).await.with_context(|| format!("opening {}", config.database_label()))?;
             let listener =
