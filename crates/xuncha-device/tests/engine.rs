@@ -20,7 +20,7 @@ async fn save_writes_finding_history_and_outbox_in_one_transaction() {
     assert_eq!(v.summary.sync_state, SyncState::Local);
     assert_eq!(v.summary.status, "recorded");
     assert_eq!(v.history.len(), 1);
-    assert_eq!(v.photos[0].present, true);
+    assert!(v.photos[0].present);
     let d = dir.path();
     assert_eq!(count(d, "SELECT COUNT(*) FROM findings"), 1);
     assert_eq!(count(d, "SELECT COUNT(*) FROM history"), 1);
@@ -185,7 +185,10 @@ async fn list_by_day_and_scope_newest_first() {
     assert_eq!(mine20, [b.summary.id.clone(), a.summary.id.clone()], "newest first");
     let team20 = ids(engine.list_findings(Some("2026-11-20"), Scope::Team).await.unwrap());
     assert_eq!(team20, [b.summary.id.clone(), other_id.clone(), a.summary.id.clone()]);
-    assert_eq!(ids(engine.list_findings(Some("2026-11-21"), Scope::Mine).await.unwrap()), [c.summary.id.clone()]);
+    assert_eq!(
+        ids(engine.list_findings(Some("2026-11-21"), Scope::Mine).await.unwrap()),
+        std::slice::from_ref(&c.summary.id)
+    );
     assert_eq!(engine.list_findings(None, Scope::Team).await.unwrap().len(), 4);
     let other = engine.get_finding(&other_id).await.unwrap();
     assert_eq!((other.summary.author_name.as_str(), other.version), ("王芳", 3));
@@ -314,7 +317,7 @@ async fn submit_checks_locally_and_reports_each_refusal() {
     let nopos = engine.save_finding(None, nopos).await.unwrap();
     let r =
         engine.submit_findings(vec![ok.summary.id.clone(), nopos.summary.id.clone(), "nonsense".into()]).await.unwrap();
-    assert_eq!(r.submitted, [ok.summary.id.clone()]);
+    assert_eq!(r.submitted, std::slice::from_ref(&ok.summary.id));
     let codes: Vec<_> = r.refused.iter().map(|x| x.error.code.as_str()).collect();
     assert_eq!(codes, ["finding.position_required", "request.invalid_id"]);
     assert_eq!(engine.get_finding(&ok.summary.id).await.unwrap().summary.status, Status::Submitted.as_str());
