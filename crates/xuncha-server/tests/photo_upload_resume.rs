@@ -230,13 +230,7 @@ async fn raw_patch(
             sock.write_all(&body[..n]).await.unwrap();
             sock.flush().await.unwrap();
             // The phone walked out of coverage: no FIN, no RST, nothing. The server answers once it gives up.
-            let mut out = Vec::new();
-            let _ = tokio::time::timeout(
-                Duration::from_secs(20),
-                tokio::io::AsyncReadExt::read_to_end(&mut sock, &mut out),
-            )
-            .await;
-            String::from_utf8_lossy(&out).into_owned()
+            answer_within(&mut sock, Duration::from_secs(20)).await
         }
         RawBody::Chunked => {
             for piece in body.chunks(1_000) {
@@ -249,15 +243,16 @@ async fn raw_patch(
                 }
             }
             let _ = sock.write_all(b"0\r\n\r\n").await;
-            let mut out = Vec::new();
-            let _ = tokio::time::timeout(
-                Duration::from_secs(10),
-                tokio::io::AsyncReadExt::read_to_end(&mut sock, &mut out),
-            )
-            .await;
-            String::from_utf8_lossy(&out).into_owned()
+            answer_within(&mut sock, Duration::from_secs(10)).await
         }
     }
+}
+
+/// What the server wrote on `sock` until it closed it, or until `wait` passed.
+async fn answer_within(sock: &mut tokio::net::TcpStream, wait: Duration) -> String {
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(wait, tokio::io::AsyncReadExt::read_to_end(sock, &mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[tokio::test]
