@@ -46,7 +46,7 @@ use xuncha_proto::{DistrictRef, OpResult, Operation, PullResponse, TeamRef, User
 /// twice this machine's cores and one, from 4 to 16 (HikariCP's rule, with this machine's cores standing
 /// in for the database's, which is usually beside it). More is slower, not faster: on 2 cores, 16
 /// connections cost PostgreSQL 2.0–2.2 s of CPU over the sync bench's three bursts of a thousand phones
-/// and 4–6 connections 1.4–1.7 s, and the bursts' p99 fell by a tenth to a fifth.
+/// and 4–6 connections 1.2–1.8 s, and the bursts' p99 fell by a tenth to a fifth.
 fn pool_size() -> usize {
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     (2 * cores + 1).clamp(4, 16)
