@@ -8,8 +8,9 @@
 //!
 //! Nothing else changes: ops are decided in arrival order in that transaction exactly as before
 //! (idempotency, the state machine, the commit-ordered `server_seq`; PostgreSQL writes independent ops
-//! together, see `postgres/push.rs`), and a failure rolls the whole group back and answers every push in it with the error — nothing is half-applied, and the devices send the
-//! same ops again, which are idempotent.
+//! together, see `postgres/push.rs`), and a failure rolls the whole group back and answers every push in
+//! it with the error — nothing is half-applied, and the devices send the same ops again, which are
+//! idempotent.
 
 use super::StoreError;
 use chrono::{DateTime, Utc};

@@ -212,7 +212,7 @@ impl PostgresStore {
     /// dozen of them and for the push statements' first preparation (the first of the sync bench's bursts
     /// was its slowest). Production pools keep full for the same reason (HikariCP's default).
     async fn warm(&self) -> Result<(), StoreError> {
-        let all = futures_util::future::try_join_all((0..pool_size()).map(|_| self.pool.get())).await?;
+        let all = futures_util::future::try_join_all((0..self.pool.status().max_size).map(|_| self.pool.get())).await?;
         drop(all);
         let writer = self.writer_conn.get().await?;
         push::prepare(&writer).await
