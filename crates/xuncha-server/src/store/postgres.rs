@@ -18,6 +18,7 @@
 //! duplicate (a retry, or the same op twice in a group) finds the row and reads the stored answer. A group
 //! is written set-based, a few statements per round of independent ops (`postgres/push.rs`).
 
+mod pull;
 mod push;
 
 use super::group_commit::{self, PushQueue};
@@ -29,7 +30,7 @@ use crate::apply::{Current, Rules};
 use crate::config::DatabaseUrl;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, QueueMode, RecyclingMethod, Runtime};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_postgres::error::SqlState;
@@ -211,8 +212,16 @@ impl PostgresStore {
     /// requests: a new connection is a PostgreSQL process to start, and a fleet syncing at once waited for a
     /// dozen of them and for the push statements' first preparation (the first of the sync bench's bursts
     /// was its slowest). Production pools keep full for the same reason (HikariCP's default).
+    ///
+    /// Each shared connection also prepares the statements every request runs (the session lookup, a pull of
+    /// each scope shape): a pull that met a connection without them paid 1–3 ms more, which made the growth
+    /// bench's median swing by half.
     async fn warm(&self) -> Result<(), StoreError> {
         let all = futures_util::future::try_join_all((0..self.pool.status().max_size).map(|_| self.pool.get())).await?;
+        for c in &all {
+            c.prepare_cached(&session_sql()).await?;
+            pull::prepare(c).await?;
+        }
         drop(all);
         let writer = self.writer_conn.get().await?;
         push::prepare(&writer).await
@@ -226,8 +235,11 @@ impl PostgresStore {
 /// A pool of up to `size` connections; a request waits [`POOL_WAIT`] for one at most.
 fn new_pool(pg: tokio_postgres::Config, size: usize) -> Result<Pool, StoreError> {
     let manager = Manager::from_config(pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+    // Last in, first out: under light load requests keep to the connection used last, whose PostgreSQL
+    // process and caches are warm; in a burst every connection is busy either way.
     Pool::builder(manager)
         .max_size(size)
+        .queue_mode(QueueMode::Lifo)
         .runtime(Runtime::Tokio1)
         .wait_timeout(Some(POOL_WAIT))
         .build()
@@ -266,6 +278,15 @@ fn unique(what: String) -> impl FnOnce(tokio_postgres::Error) -> StoreError {
 /// The principal of a user row: the district of an inspector or leader is their team's.
 const PRINCIPAL_SELECT: &str = "SELECT u.id, u.role, u.team_id, COALESCE(t.district_id, u.district_id)
      FROM users u LEFT JOIN teams t ON t.id = u.team_id";
+
+/// A session's principal and device by token hash ($1). The device id is read in the same statement as the
+/// principal (one snapshot).
+fn session_sql() -> String {
+    let sql = format!(
+        "{PRINCIPAL_SELECT} JOIN tokens k ON k.user_id = u.id WHERE k.token_hash = $1 AND k.revoked_at IS NULL"
+    );
+    sql.replacen("SELECT ", "SELECT k.device_id, ", 1)
+}
 
 fn principal_from(r: &Row) -> Result<Principal, StoreError> {
     Ok(Principal {
@@ -308,60 +329,6 @@ fn scope_sql(p: &Principal, first: usize) -> (String, Vec<Option<Uuid>>) {
     }
 }
 
-/// One page in a single statement, so the findings and their histories come from one snapshot.
-///
-/// Why the names are looked up per row and the statement is prepared once per connection: with joins,
-/// PostgreSQL planned every pull afresh (0.5 ms) and, expecting a few dozen rows, hashed the whole users
-/// table for them (0.4 ms). A burst of a thousand phones, each pulling its team's handful of new findings,
-/// cost PostgreSQL 0.76 s of CPU; 0.30 s since (sync bench). Looked up per row, a name is one index probe,
-/// and only for the rows of the page; the statement is parsed once per connection and role, and PostgreSQL
-/// keeps a generic plan for it after five runs when that plan costs no more than the custom ones (the
-/// growth bench checks it).
-async fn pull_page(client: &Object, p: &Principal, cursor: u64, limit: u32) -> Result<PullResponse, StoreError> {
-    let (scope, scope_params) = scope_sql(p, 3);
-    let sql = format!(
-        "SELECT f.id, f.author_id, f.team_id, f.district_id, f.sub_district_id, f.status, f.fields_json, f.version,
-                f.server_seq, f.received_at, f.updated_at,
-                (SELECT u.display_name FROM users u WHERE u.id = f.author_id),
-                (SELECT t.name FROM teams t WHERE t.id = f.team_id),
-                ARRAY(SELECT h.entry_json FROM finding_history h WHERE h.finding_id = f.id ORDER BY h.n)
-         FROM findings f
-         WHERE f.server_seq > $1 AND {scope}
-         ORDER BY f.server_seq
-         LIMIT $2"
-    );
-    let stmt = client.prepare_cached(&sql).await?;
-    let cursor_i = to_i64(cursor, "cursor")?;
-    // One more than asked tells whether another page follows.
-    let fetch = i64::from(limit) + 1;
-    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&cursor_i, &fetch];
-    params.extend(scope_params.iter().map(|v| v as &(dyn ToSql + Sync)));
-    let rows = client.query(&stmt, &params).await?;
-    let has_more = rows.len() > limit as usize;
-    let mut changes = Vec::with_capacity(rows.len().min(limit as usize));
-    for r in rows.iter().take(limit as usize) {
-        let history: Vec<String> = r.try_get(13)?;
-        let row = StoredFinding {
-            id: FindingId(r.try_get(0)?),
-            author: UserId(r.try_get(1)?),
-            team: TeamId(r.try_get(2)?),
-            district: r.try_get::<_, Option<Uuid>>(3)?.map(DistrictId),
-            sub_district: r.try_get::<_, Option<Uuid>>(4)?.map(SubDistrictId),
-            status: r.try_get(5)?,
-            fields_json: r.try_get(6)?,
-            version: r.try_get(7)?,
-            server_seq: r.try_get(8)?,
-            received_at: r.try_get(9)?,
-            updated_at: r.try_get(10)?,
-            author_name: r.try_get(11)?,
-            team_name: r.try_get(12)?,
-        };
-        changes.push(row.into_record(history.iter().map(String::as_str))?);
-    }
-    let cursor = changes.last().map_or(cursor, |c| c.server_seq);
-    Ok(PullResponse { changes, cursor, has_more, scope: super::scope_key(p) })
-}
-
 #[async_trait]
 impl ServerStore for PostgresStore {
     async fn server_id(&self) -> Result<Uuid, StoreError> {
@@ -400,13 +367,8 @@ impl ServerStore for PostgresStore {
 
     async fn session(&self, token: TokenHash) -> Result<Option<Session>, StoreError> {
         let c = self.client().await?;
-        let sql = format!(
-            "{PRINCIPAL_SELECT} JOIN tokens k ON k.user_id = u.id WHERE k.token_hash = $1 AND k.revoked_at IS NULL"
-        );
-        // The device id is read in the same statement as the principal (one snapshot).
-        let sql = sql.replacen("SELECT ", "SELECT k.device_id, ", 1);
         // Every request asks: prepared once per connection (deadpool's cache), one round trip after that.
-        let stmt = c.prepare_cached(&sql).await?;
+        let stmt = c.prepare_cached(&session_sql()).await?;
         let Some(r) = c.query_opt(&stmt, &[&&token.0[..]]).await? else { return Ok(None) };
         let device = DeviceId(r.try_get(0)?);
         let principal = Principal {
@@ -606,7 +568,7 @@ impl ServerStore for PostgresStore {
 
     async fn pull(&self, principal: &Principal, cursor: u64, limit: u32) -> Result<PullResponse, StoreError> {
         let c = self.client().await?;
-        pull_page(&c, principal, cursor, limit.max(1)).await
+        pull::page(&c, principal, cursor, limit.max(1)).await
     }
 
     async fn scope_versions(&self, principal: &Principal) -> Result<Vec<(FindingId, u64)>, StoreError> {

@@ -9,13 +9,20 @@
 //! teams' changes never move it, so after the bulk load the leader's cursor is still from before the
 //! whole bulk history: the pull must skip that history by index (the scope indexes end in
 //! `server_seq`) rather than read through it. That is the case measured; EXPLAIN ANALYZE of the
-//! statement is kept for the report.
+//! server's statement (the same file) is kept for the report.
 
 use crate::client::{create_op, Api, Session};
 use anyhow::{ensure, Context, Result};
 use rand::rngs::StdRng;
 use std::time::{Duration, Instant};
 use xuncha_domain::Taxonomy;
+
+/// The server's pull statement (its own file, read by both), with the scope of an inspector or team leader
+/// as `store/postgres.rs` `scope_sql` writes it.
+fn pull_sql_of_a_leader() -> String {
+    include_str!("../../../../xuncha-server/src/store/postgres/pull.sql")
+        .replace("{scope}", "(f.author_id = $3 OR f.team_id = $4)")
+}
 
 /// Medians of the leader's incremental pull at one size.
 #[derive(Debug, Clone)]
@@ -138,27 +145,21 @@ impl Growth<'_> {
         Ok(v[v.len() / 2])
     }
 
+    /// EXPLAIN ANALYZE of the server's own pull statement, as the server runs it: prepared, and executed
+    /// more than five times first, so PostgreSQL may have switched to its generic plan.
     async fn explain(&mut self, label: &str, cursor: u64) -> Result<()> {
         let r = self.db.query_one("SELECT u.id, u.team_id FROM users u WHERE u.username = 'leader1'", &[]).await?;
         let (user, team): (uuid::Uuid, uuid::Uuid) = (r.get(0), r.get(1));
-        let cursor = i64::try_from(cursor)?;
-        // The statement of `store/postgres.rs` `pull_page` for a team leader.
-        let rows = self
-            .db
-            .query(
-                "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
-                 SELECT f.id, f.author_id, f.team_id, f.district_id, f.sub_district_id, f.status, f.fields_json,
-                        f.version, f.server_seq, f.received_at, f.updated_at, u.display_name, t.name,
-                        ARRAY(SELECT h.entry_json FROM finding_history h WHERE h.finding_id = f.id ORDER BY h.n)
-                 FROM findings f JOIN users u ON u.id = f.author_id JOIN teams t ON t.id = f.team_id
-                 WHERE f.server_seq > $1 AND (f.author_id = $3 OR f.team_id = $4)
-                 ORDER BY f.server_seq
-                 LIMIT $2",
-                &[&cursor, &501i64, &user, &team],
-            )
-            .await?;
+        let args = format!("{cursor}, {}, '{user}'::uuid, '{team}'::uuid", xuncha_proto::MAX_PULL_LIMIT + 1);
+        self.db.batch_execute(&format!("PREPARE bench_pull AS {}", pull_sql_of_a_leader())).await?;
+        for _ in 0..6 {
+            self.db.batch_execute(&format!("EXECUTE bench_pull({args})")).await?;
+        }
+        let rows =
+            self.db.query(&format!("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE bench_pull({args})"), &[]).await;
+        self.db.batch_execute("DEALLOCATE bench_pull").await?;
         self.plans.push_str(&format!("--- {label}\n"));
-        for r in rows {
+        for r in rows? {
             let line: String = r.get(0);
             self.plans.push_str(&line);
             self.plans.push('\n');

@@ -104,7 +104,7 @@ impl Sizes {
                 pull_runs: 1,
                 growth: (1_000, 10_000),
                 growth_teams: 100,
-                growth_runs: 7,
+                growth_runs: 15,
             }
         } else {
             Sizes {
@@ -116,7 +116,7 @@ impl Sizes {
                 pull_runs: 3,
                 growth: (10_000, 1_000_000),
                 growth_teams: 1_000,
-                growth_runs: 9,
+                growth_runs: 31,
             }
         };
         s.findings = cli.findings.unwrap_or(s.findings);
