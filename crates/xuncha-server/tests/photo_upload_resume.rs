@@ -132,7 +132,7 @@ async fn a_wrong_hash_gets_422_and_the_partial_is_gone() {
 }
 
 #[tokio::test]
-async fn another_users_partial_is_neither_visible_nor_usable() {
+async fn another_users_partial_and_photo_are_neither_visible_nor_usable() {
     let s = Server::shared();
     let alice = login(s, "inspector5-1").await;
     let bob = login(s, "inspector5-2").await;
@@ -147,6 +147,15 @@ async fn another_users_partial_is_neither_visible_nor_usable() {
     let r = head(&alice, &hash).await;
     assert_eq!(num(&r, UPLOAD_OFFSET), Some(20_000), "Alice's partial is untouched");
     assert_eq!(patch(&alice, &hash, 20_000, total, &bytes[20_000..]).await.status(), StatusCode::CREATED);
+    assert_eq!(head(&alice, &hash).await.status(), StatusCode::OK);
+
+    // Stored now, but no finding Bob may see names it: to Bob it answers as missing (nobody learns what
+    // others hold by asking for hashes). Bob then sends the bytes himself, and from then on it is his too.
+    let r = head(&bob, &hash).await;
+    assert_eq!((r.status(), num(&r, UPLOAD_OFFSET), num(&r, UPLOAD_LENGTH)), (StatusCode::NOT_FOUND, Some(0), None));
+    assert_eq!(patch(&bob, &hash, 0, total, &bytes).await.status(), StatusCode::OK, "already stored");
+    let r = head(&bob, &hash).await;
+    assert_eq!((r.status(), num(&r, UPLOAD_LENGTH)), (StatusCode::OK, Some(total)));
 }
 
 #[tokio::test]
