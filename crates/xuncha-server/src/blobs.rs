@@ -160,7 +160,9 @@ impl FsBlobStore {
     }
 
     /// Deletes partials (and their `.len`) last written before `now - PARTIAL_MAX_AGE_SECS`; returns how
-    /// many. A user directory left empty is removed too.
+    /// many. A user directory empty and unchanged for as long is removed too: one made a moment ago is
+    /// about to receive its first partial (another user's request, or another server on the same folder,
+    /// had it removed between its making and its first file, and that upload failed).
     pub fn sweep_partials(&self, now: SystemTime) -> Result<usize, BlobError> {
         let max_age = Duration::from_secs(PARTIAL_MAX_AGE_SECS);
         let root = self.partial_root();
@@ -183,8 +185,14 @@ impl FsBlobStore {
                     swept += 1;
                 }
             }
-            // Fails (harmlessly) unless empty.
-            let _ = std::fs::remove_dir(&dir);
+            let idle = user
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|m| now.duration_since(m).unwrap_or_default() > max_age);
+            if idle {
+                // Fails (harmlessly) unless empty.
+                let _ = std::fs::remove_dir(&dir);
+            }
         }
         Ok(swept)
     }
@@ -232,6 +240,8 @@ impl FsBlobStore {
                 self.sweep_partials(now)?;
                 let dir = part.parent().expect("a partial path has a parent");
                 std::fs::create_dir_all(dir).map_err(io_at(dir))?;
+                // An old folder counts as new from now: no sweep removes it before its partial is written.
+                let _ = std::fs::File::open(dir).and_then(|d| d.set_modified(now));
                 let mut oldest: Option<SystemTime> = None;
                 let mut count = 0usize;
                 for f in std::fs::read_dir(dir).map_err(io_at(dir))?.flatten() {
@@ -615,6 +625,20 @@ mod tests {
         let _reopened = FsBlobStore::open(dir.path()).unwrap();
         assert!(!old2.exists(), "a day-old partial is swept on start");
         assert!(store_has(dir.path(), u, hashes[2]), "recent partials stay");
+    }
+
+    #[test]
+    fn a_sweep_leaves_a_user_folder_just_made_and_removes_one_long_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsBlobStore::open(dir.path()).unwrap();
+        let folder = store.partial_root().join(UserId::new_v7().to_string());
+        std::fs::create_dir_all(&folder).unwrap();
+        store.sweep_partials(SystemTime::now()).unwrap();
+        assert!(folder.exists(), "another request is about to write its first partial here");
+        let day_ago = SystemTime::now() - Duration::from_secs(PARTIAL_MAX_AGE_SECS + 60);
+        std::fs::File::open(&folder).unwrap().set_modified(day_ago).unwrap();
+        store.sweep_partials(SystemTime::now()).unwrap();
+        assert!(!folder.exists());
     }
 
     fn store_has(root: &Path, u: UserId, h: PhotoHash) -> bool {
