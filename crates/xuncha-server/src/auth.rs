@@ -1,8 +1,9 @@
 //! Passwords, bearer tokens, the login throttle and the extractor that turns a token into a principal.
 //!
 //! Tokens are 256 random bits, base64url; only their SHA-256 is stored. The principal (role, team,
-//! district) is re-read from the tables on every request, so a role change or a revocation takes effect
-//! at once and nothing a device sends can widen its scope.
+//! district) comes from the tables, never from the device, so nothing a device sends can widen its scope; a
+//! role change or a revocation takes effect at once (PostgreSQL keeps sessions per process and is told of
+//! every such change: `store/postgres/sessions.rs`).
 
 use crate::error::AppError;
 use crate::store::{Session, TokenHash};

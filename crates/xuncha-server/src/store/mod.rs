@@ -143,7 +143,8 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-/// What a valid token stands for, re-derived from the tables on every request.
+/// What a valid token stands for, derived from the tables (kept between requests only while every change
+/// to it is heard: `postgres/sessions.rs`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Session {
     pub principal: Principal,
@@ -220,7 +221,8 @@ pub trait ServerStore: Send + Sync + 'static {
         token: TokenHash,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
-    /// The session of an unrevoked token, with role, team and district read from the tables now.
+    /// The session of an unrevoked token, with role, team and district as the tables hold them now (a backend
+    /// that keeps sessions must forget them on every change: `revoke_*` and `set_user_scope`).
     async fn session(&self, token: TokenHash) -> Result<Option<Session>, StoreError>;
     async fn revoke_token(&self, token: TokenHash, now: DateTime<Utc>) -> Result<(), StoreError>;
     /// Revokes every token of a user (a lost phone). `None` when there is no such user.

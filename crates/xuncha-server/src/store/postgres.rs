@@ -20,6 +20,7 @@
 
 mod pull;
 mod push;
+mod sessions;
 
 use super::group_commit::{self, PushQueue};
 use super::{
@@ -32,7 +33,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, QueueMode, RecyclingMethod, Runtime};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
@@ -148,6 +149,9 @@ pub struct PostgresStore {
     /// queued for a connection behind every request of a burst (a thousand session lookups and pulls), and
     /// all its pushes with it.
     writer_conn: Pool,
+    /// Sessions read before, kept while this process listens for changes to them (`postgres/sessions.rs`).
+    sessions: Arc<sessions::SessionCache>,
+    _listener: Arc<sessions::Listener>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -171,8 +175,18 @@ impl PostgresStore {
             pg.application_name("xuncha-server");
         }
         let pool = new_pool(pg.clone(), pool_size())?;
-        let writer_conn = new_pool(pg, 1)?;
-        let store = Self { pool, rules, pending: Arc::default(), writer: Arc::default(), writer_conn };
+        let writer_conn = new_pool(pg.clone(), 1)?;
+        let sessions = Arc::<sessions::SessionCache>::default();
+        let listener = Arc::new(sessions::listen(&sessions, pg));
+        let store = Self {
+            pool,
+            rules,
+            pending: Arc::default(),
+            writer: Arc::default(),
+            writer_conn,
+            sessions,
+            _listener: listener,
+        };
         let mut client = store.client().await?;
         let ran = run_migrations(&mut client, migrations()).await?;
         if ran > 0 {
@@ -225,6 +239,15 @@ impl PostgresStore {
         drop(all);
         let writer = self.writer_conn.get().await?;
         push::prepare(&writer).await
+    }
+
+    /// Commits a change that may end a session or alter a principal: every server process (this one too)
+    /// hears of it and forgets the sessions it kept; this one also at once, not waiting for the notice.
+    async fn commit_session_change(&self, tx: deadpool_postgres::Transaction<'_>) -> Result<(), StoreError> {
+        tx.batch_execute(sessions::NOTIFY).await?;
+        tx.commit().await?;
+        self.sessions.forget_all();
+        Ok(())
     }
 
     async fn client(&self) -> Result<Object, StoreError> {
@@ -366,6 +389,10 @@ impl ServerStore for PostgresStore {
     }
 
     async fn session(&self, token: TokenHash) -> Result<Option<Session>, StoreError> {
+        if let Some(s) = self.sessions.get(&token, Instant::now()) {
+            return Ok(Some(s));
+        }
+        let generation = self.sessions.generation();
         let c = self.client().await?;
         // Every request asks: prepared once per connection (deadpool's cache), one round trip after that.
         let stmt = c.prepare_cached(&session_sql()).await?;
@@ -377,17 +404,22 @@ impl ServerStore for PostgresStore {
             team: r.try_get::<_, Option<Uuid>>(3)?.map(TeamId),
             district: r.try_get::<_, Option<Uuid>>(4)?.map(DistrictId),
         };
-        Ok(Some(Session { principal, device }))
+        let session = Session { principal, device };
+        if let Some(g) = generation {
+            self.sessions.put(&token, &session, g, Instant::now());
+        }
+        Ok(Some(session))
     }
 
     async fn revoke_token(&self, token: TokenHash, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let c = self.client().await?;
-        c.execute(
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        tx.execute(
             "UPDATE tokens SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL",
             &[&&token.0[..], &now],
         )
         .await?;
-        Ok(())
+        self.commit_session_change(tx).await
     }
 
     async fn revoke_user_tokens(&self, username: &str, now: DateTime<Utc>) -> Result<Option<usize>, StoreError> {
@@ -404,7 +436,7 @@ impl ServerStore for PostgresStore {
         let n = tx
             .execute("UPDATE tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL", &[&user, &now])
             .await?;
-        tx.commit().await?;
+        self.commit_session_change(tx).await?;
         Ok(Some(n as usize))
     }
 
@@ -533,13 +565,15 @@ impl ServerStore for PostgresStore {
         team: Option<TeamId>,
         district: Option<DistrictId>,
     ) -> Result<Option<UserId>, StoreError> {
-        let c = self.client().await?;
-        let row = c
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        let row = tx
             .query_opt(
                 "UPDATE users SET role = $2, team_id = $3, district_id = $4 WHERE username = $1 RETURNING id",
                 &[&username, &role.as_str(), &team.map(|t| t.0), &district.map(|d| d.0)],
             )
             .await?;
+        self.commit_session_change(tx).await?;
         row.map(|r| Ok(UserId(r.try_get(0)?))).transpose()
     }
 

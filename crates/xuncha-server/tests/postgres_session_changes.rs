@@ -1,0 +1,112 @@
+//! Each server process on PostgreSQL keeps the sessions it has read (`store/postgres/sessions.rs`). Here two
+//! server processes share one database: a sign-out, a revocation or a move made through one (or through
+//! the admin command, a third process) must take effect on the other as soon as PostgreSQL's notification
+//! arrives, not when the kept session would have expired (60 s); and a change made while a server cannot
+//! hear notifications must not be missed either.
+
+mod common;
+mod pgtest;
+
+use common::{login, seed, Client, Launch, Server, BIN};
+use pgtest::TestDb;
+use reqwest::StatusCode;
+use std::process::Command;
+use std::time::{Duration, Instant};
+use xuncha_domain::Role;
+use xuncha_proto::{paths, UserProfile};
+
+/// Far below the kept sessions' 60 s: a change that is only noticed when they expire fails.
+const WITHIN: Duration = Duration::from_secs(3);
+
+/// `GET /me` with `c`'s token on `server` (not necessarily the one `c` signed in on).
+async fn me(server: &Server, c: &Client) -> reqwest::Response {
+    c.http.get(format!("{}{}", server.url, paths::ME)).bearer_auth(&c.token).send().await.unwrap()
+}
+
+/// Asks `server` until `done` holds for its answer; returns how long that took. Panics after [`WITHIN`].
+async fn until(server: &Server, c: &Client, what: &str, done: impl AsyncFn(reqwest::Response) -> bool) -> Duration {
+    let start = Instant::now();
+    loop {
+        if done(me(server, c).await).await {
+            let took = start.elapsed();
+            println!("{what}: seen on the other server after {} ms", took.as_millis());
+            return took;
+        }
+        assert!(start.elapsed() < WITHIN, "{what}: still not seen on the other server after {WITHIN:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn is_401(r: reqwest::Response) -> bool {
+    r.status() == StatusCode::UNAUTHORIZED
+}
+
+/// Signs `user` in on `a` and has `b` read (and keep) the session twice.
+async fn signed_in_and_kept(a: &Server, b: &Server, user: &str) -> Client {
+    let c = login(a, user).await;
+    for _ in 0..2 {
+        assert_eq!(me(b, &c).await.status(), StatusCode::OK);
+    }
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_out_a_revocation_or_a_move_on_one_server_holds_on_the_other_at_once() {
+    let db = TestDb::create().await;
+    let url = db.url.expose().to_string();
+    let on_db = |log| Launch { database_url: Some(&url), log: Some(log), ..Launch::default() };
+    let dir = tempfile::tempdir().unwrap();
+    seed(&dir, &on_db("seed.log"));
+    let (a, b) = (Server::launch(dir, &on_db("a.log")), Server::launch(tempfile::tempdir().unwrap(), &on_db("b.log")));
+    let admin = |args: &[&str]| {
+        let out =
+            Command::new(BIN).args(args).arg("--database-url").arg(&url).env("XUNCHA_LOG", "warn").output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+
+    // A sign-out through server A.
+    let c = signed_in_and_kept(&a, &b, "inspector1-1").await;
+    let r = c.http.post(format!("{}{}", a.url, paths::LOGOUT)).bearer_auth(&c.token).send().await.unwrap();
+    assert!(r.status().is_success(), "logout: {}", r.status());
+    until(&b, &c, "sign-out", is_401).await;
+
+    // A lost phone: every sign-in of a user revoked by the admin command, a process of its own.
+    let c = signed_in_and_kept(&a, &b, "inspector1-2").await;
+    admin(&["revoke-tokens", "--user", "inspector1-2"]);
+    until(&b, &c, "revoke-tokens", is_401).await;
+
+    // A trainee made team leader: the other server answers with the new role.
+    let c = signed_in_and_kept(&a, &b, "inspector1-3").await;
+    admin(&["set-user", "--user", "inspector1-3", "--role", "team_leader", "--team", "上城区湖滨一组"]);
+    until(&b, &c, "set-user", async |r| r.json::<UserProfile>().await.unwrap().role == Role::TeamLeader).await;
+
+    // The servers cannot hear notifications for a moment: PostgreSQL ends their listening connections, and a
+    // token is revoked by hand in SQL, which notifies nobody. The kept session must not outlive that for 60 s.
+    let c = signed_in_and_kept(&a, &b, "inspector1-4").await;
+    let sql = db.connect().await;
+    let ended = sql
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND query = 'LISTEN xuncha_sessions'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(ended, 2, "one listening connection per server");
+    sql.execute(
+        "UPDATE tokens SET revoked_at = now() WHERE user_id = (SELECT id FROM users WHERE username = 'inspector1-4')",
+        &[],
+    )
+    .await
+    .unwrap();
+    until(&b, &c, "revoked in SQL while not listening", is_401).await;
+
+    // Listening again afterwards: a sign-out is heard as before.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let c = signed_in_and_kept(&a, &b, "inspector1-5").await;
+    let r = c.http.post(format!("{}{}", a.url, paths::LOGOUT)).bearer_auth(&c.token).send().await.unwrap();
+    assert!(r.status().is_success());
+    let took = until(&b, &c, "sign-out after reconnecting", is_401).await;
+    assert!(took < Duration::from_secs(1), "heard, not found by a reconnect: {took:?}");
+}
