@@ -394,7 +394,7 @@ impl ServerStore for PostgresStore {
         }
         let generation = self.sessions.generation();
         let c = self.client().await?;
-        // Every request asks: prepared once per connection (deadpool's cache), one round trip after that.
+        // Prepared on every connection at start (`warm`): one round trip.
         let stmt = c.prepare_cached(&session_sql()).await?;
         let Some(r) = c.query_opt(&stmt, &[&&token.0[..]]).await? else { return Ok(None) };
         let device = DeviceId(r.try_get(0)?);
