@@ -341,14 +341,21 @@ fn current_from(id: FindingId, r: &Row) -> Result<Current, StoreError> {
 /// The part of a WHERE clause that limits findings (alias `f`) to what `p` may see, with its parameters
 /// from `$first` on. It mirrors `Principal::can_see` exactly; the conformance stories compare the two.
 fn scope_sql(p: &Principal, first: usize) -> (String, Vec<Option<Uuid>>) {
+    let (conditions, params) = scope_conditions(p, first);
+    (format!("({})", conditions.join(" OR ")), params)
+}
+
+/// The scope as conditions any one of which lets a finding in, each an equality on a column indexed with
+/// `server_seq` (or `TRUE`), with their parameters from `$first` on.
+fn scope_conditions(p: &Principal, first: usize) -> (Vec<String>, Vec<Option<Uuid>>) {
     match p.role {
-        Role::Admin => ("TRUE".into(), vec![]),
+        Role::Admin => (vec!["TRUE".into()], vec![]),
         // A NULL team compares as unknown, so a teamless inspector sees only their own.
         Role::Inspector | Role::TeamLeader => (
-            format!("(f.author_id = ${} OR f.team_id = ${})", first, first + 1),
+            vec![format!("f.author_id = ${first}"), format!("f.team_id = ${}", first + 1)],
             vec![Some(p.user.0), p.team.map(|t| t.0)],
         ),
-        Role::DistrictOffice => (format!("f.district_id = ${first}"), vec![p.district.map(|d| d.0)]),
+        Role::DistrictOffice => (vec![format!("f.district_id = ${first}")], vec![p.district.map(|d| d.0)]),
     }
 }
 

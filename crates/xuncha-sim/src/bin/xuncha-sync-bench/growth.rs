@@ -17,11 +17,13 @@ use rand::rngs::StdRng;
 use std::time::{Duration, Instant};
 use xuncha_domain::Taxonomy;
 
-/// The server's pull statement (its own file, read by both), with the scope of an inspector or team leader
-/// as `store/postgres.rs` `scope_sql` writes it.
+/// The server's pull statement (its own files, read by both), with the scope of an inspector or team leader
+/// as `store/postgres.rs` `scope_conditions` writes it.
 fn pull_sql_of_a_leader() -> String {
+    let branch = include_str!("../../../../xuncha-server/src/store/postgres/pull_branch.sql").trim();
+    let branches = ["f.author_id = $3", "f.team_id = $4"].map(|c| branch.replace("{condition}", c));
     include_str!("../../../../xuncha-server/src/store/postgres/pull.sql")
-        .replace("{scope}", "(f.author_id = $3 OR f.team_id = $4)")
+        .replace("{branches}", &branches.join(" UNION "))
 }
 
 /// Medians of the leader's incremental pull at one size.
