@@ -13,7 +13,8 @@
 //! - A session read from the database before a notification is not kept after it (the generation): the
 //!   read may predate the change.
 //! - An entry lives [`SessionCache::TTL`] at most: a backstop for a change made in SQL by hand, without a
-//!   notification.
+//!   notification (the admin commands notify). Longer than a phone's sync period (3 min), so a phone's
+//!   next sync finds its session still kept.
 //! - At most [`SessionCache::MAX_ENTRIES`] entries; past that the cache starts again from empty.
 
 use super::super::{Session, TokenHash};
@@ -43,7 +44,7 @@ struct Inner {
 }
 
 impl SessionCache {
-    pub const TTL: Duration = Duration::from_secs(60);
+    pub const TTL: Duration = Duration::from_secs(10 * 60);
     pub const MAX_ENTRIES: usize = 100_000;
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
