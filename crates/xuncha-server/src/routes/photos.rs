@@ -198,12 +198,11 @@ pub async fn head_photo(State(s): State<AppState>, auth: Auth, Path(hash): Path<
     // `Upload-Length` too: on a HEAD answer `Content-Length` may be rewritten on the way. Only for a photo this
     // user uploaded or may see (as GET): to anyone else a stored photo answers as missing, so nobody can learn
     // that someone holds a picture they have; they upload it, which records it as theirs too.
-    let stored = s.blobs.len(hash).await?;
-    let stored = match stored {
+    let visible = match s.blobs.len(hash).await? {
         Some(len) if s.store.photo_visible(&auth.session.principal, hash).await? => Some(len),
         _ => None,
     };
-    if let Some(len) = stored {
+    if let Some(len) = visible {
         let mut resp = ([(header::CONTENT_LENGTH, len.to_string())], StatusCode::OK).into_response();
         set_header(&mut resp, UPLOAD_LENGTH, len);
         return Ok(resp);

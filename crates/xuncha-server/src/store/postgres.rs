@@ -244,7 +244,7 @@ impl PostgresStore {
     /// Commits a change that may end a session or alter a principal: every server process (this one too)
     /// hears of it and forgets the sessions it kept; this one also at once, not waiting for the notice.
     async fn commit_session_change(&self, tx: deadpool_postgres::Transaction<'_>) -> Result<(), StoreError> {
-        tx.batch_execute(sessions::NOTIFY).await?;
+        tx.batch_execute(&format!("NOTIFY {}", sessions::CHANNEL)).await?;
         tx.commit().await?;
         self.sessions.forget_all();
         Ok(())

@@ -24,10 +24,8 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 use tokio_postgres::{AsyncMessage, NoTls};
 
-/// The channel every session-changing write notifies.
+/// The channel every session-changing write notifies, inside its transaction (delivered only if it commits).
 pub(super) const CHANNEL: &str = "xuncha_sessions";
-/// `NOTIFY` for that channel, to run inside the writing transaction (delivered only if it commits).
-pub(super) const NOTIFY: &str = "NOTIFY xuncha_sessions";
 
 #[derive(Debug, Default)]
 pub struct SessionCache {
