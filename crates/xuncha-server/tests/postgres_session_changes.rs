@@ -110,3 +110,43 @@ async fn a_sign_out_a_revocation_or_a_move_on_one_server_holds_on_the_other_at_o
     let took = until(&b, &c, "sign-out after reconnecting", is_401).await;
     assert!(took < Duration::from_secs(1), "heard, not found by a reconnect: {took:?}");
 }
+
+/// A phone syncs right after signing in, so the sign-in keeps its session: after a server start, a thousand
+/// phones signing in must not each read theirs again on their first sync. Seen from outside through the
+/// one change nothing hears (a role edited by hand in SQL, which sends no notification): the server the
+/// phone signed in on answers from what it kept, a server that never saw this session reads the new role.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_keeps_its_session_for_the_first_sync() {
+    let db = TestDb::create().await;
+    let url = db.url.expose().to_string();
+    let on_db = |log| Launch { database_url: Some(&url), log: Some(log), ..Launch::default() };
+    let dir = tempfile::tempdir().unwrap();
+    seed(&dir, &on_db("seed.log"));
+    let a = Server::launch(dir, &on_db("a.log"));
+    let sql = db.connect().await;
+    // Sessions are kept only while the server listens for changes: wait for its LISTEN.
+    let start = Instant::now();
+    while sql
+        .query(
+            "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN xuncha_sessions'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .is_empty()
+    {
+        assert!(start.elapsed() < WITHIN, "server A never listened");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    let c = login(&a, "inspector1-1").await;
+    sql.execute("UPDATE users SET role = 'team_leader' WHERE username = 'inspector1-1'", &[]).await.unwrap();
+    let b = Server::launch(tempfile::tempdir().unwrap(), &on_db("b.log"));
+    let role = async |s: &Server| me(s, &c).await.json::<UserProfile>().await.unwrap().role;
+    assert_eq!(
+        role(&a).await,
+        Role::Inspector,
+        "server A read the session again instead of keeping it from the sign-in"
+    );
+    assert_eq!(role(&b).await, Role::TeamLeader, "server B never saw this session: it reads the database");
+}

@@ -250,6 +250,31 @@ impl PostgresStore {
         Ok(())
     }
 
+    /// Reads a session from the database and keeps it, unless a session changed since `generation` (taken
+    /// before anything that might have been read earlier).
+    async fn read_session(
+        &self,
+        c: &Object,
+        token: &TokenHash,
+        generation: Option<u64>,
+    ) -> Result<Option<Session>, StoreError> {
+        // Prepared on every connection at start (`warm`): one round trip.
+        let stmt = c.prepare_cached(&session_sql()).await?;
+        let Some(r) = c.query_opt(&stmt, &[&&token.0[..]]).await? else { return Ok(None) };
+        let device = DeviceId(r.try_get(0)?);
+        let principal = Principal {
+            user: UserId(r.try_get(1)?),
+            role: parse_role(r.try_get(2)?)?,
+            team: r.try_get::<_, Option<Uuid>>(3)?.map(TeamId),
+            district: r.try_get::<_, Option<Uuid>>(4)?.map(DistrictId),
+        };
+        let session = Session { principal, device };
+        if let Some(g) = generation {
+            self.sessions.put(token, &session, g, Instant::now());
+        }
+        Ok(Some(session))
+    }
+
     async fn client(&self) -> Result<Object, StoreError> {
         Ok(self.pool.get().await?)
     }
@@ -386,12 +411,16 @@ impl ServerStore for PostgresStore {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let device_name: String = device_name.chars().filter(|c| *c != '\0').take(100).collect();
+        let generation = self.sessions.generation();
         let c = self.client().await?;
         c.execute(
             "INSERT INTO tokens(token_hash, user_id, device_id, device_name, created_at) VALUES ($1, $2, $3, $4, $5)",
             &[&&token.0[..], &user.0, &device.0, &device_name, &now],
         )
         .await?;
+        // A phone syncs right after signing in: keep its session now, so that a thousand phones signing in
+        // after a server start do not each read theirs again on their first sync.
+        self.read_session(&c, &token, generation).await?;
         Ok(())
     }
 
@@ -401,21 +430,7 @@ impl ServerStore for PostgresStore {
         }
         let generation = self.sessions.generation();
         let c = self.client().await?;
-        // Prepared on every connection at start (`warm`): one round trip.
-        let stmt = c.prepare_cached(&session_sql()).await?;
-        let Some(r) = c.query_opt(&stmt, &[&&token.0[..]]).await? else { return Ok(None) };
-        let device = DeviceId(r.try_get(0)?);
-        let principal = Principal {
-            user: UserId(r.try_get(1)?),
-            role: parse_role(r.try_get(2)?)?,
-            team: r.try_get::<_, Option<Uuid>>(3)?.map(TeamId),
-            district: r.try_get::<_, Option<Uuid>>(4)?.map(DistrictId),
-        };
-        let session = Session { principal, device };
-        if let Some(g) = generation {
-            self.sessions.put(&token, &session, g, Instant::now());
-        }
-        Ok(Some(session))
+        self.read_session(&c, &token, generation).await
     }
 
     async fn revoke_token(&self, token: TokenHash, now: DateTime<Utc>) -> Result<(), StoreError> {

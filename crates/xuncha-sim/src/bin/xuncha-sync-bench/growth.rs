@@ -1,8 +1,13 @@
 //! Growth (PostgreSQL only): does an incremental pull cost the same when the server holds 100× more
-//! history? The findings table is bulk-loaded in SQL (`INSERT … SELECT generate_series`) with copies of
-//! a row the server itself wrote — `jsonb_populate_record(row, overrides)` keeps every column, also
-//! ones added later with defaults — spread over many bulk teams, each with one author. Then team 1
-//! (the demo team, a small history) gets 10 new findings over HTTP and its leader pulls them.
+//! history? Two databases, one per size, each with its own server process: the small one and the large
+//! one are timed in alternation, pull after pull, so that a machine whose speed drifts (a shared host, a
+//! compile, the bulk load's aftermath) slows both alike. Measured one after the other, minutes apart,
+//! the ratio of two pulls of a fraction of a millisecond moved more with the machine than with the data.
+//!
+//! Each findings table is bulk-loaded in SQL (`INSERT … SELECT generate_series`) with copies of a row the
+//! server itself wrote — `jsonb_populate_record(row, overrides)` keeps every column, also ones added later
+//! with defaults — spread over many bulk teams, each with one author. Then team 1 (the demo team, a small
+//! history) gets 10 new findings over HTTP and its leader pulls them.
 //!
 //! The leader's cursor is the one the server handed back on its last pull: the `server_seq` of the last
 //! change *in its scope* (`pull_page` returns `changes.last().server_seq`, or the old cursor). Other
@@ -17,6 +22,9 @@ use rand::rngs::StdRng;
 use std::time::{Duration, Instant};
 use xuncha_domain::Taxonomy;
 
+/// New findings the leader pulls.
+const NEW: usize = 10;
+
 /// The server's pull statement (its own files, read by both), with the scope of an inspector or team leader
 /// as `store/postgres.rs` `scope_conditions` writes it.
 fn pull_sql_of_a_leader() -> String {
@@ -26,17 +34,16 @@ fn pull_sql_of_a_leader() -> String {
         .replace("{branches}", &branches.join(" UNION "))
 }
 
-/// Medians of the leader's incremental pull at one size.
+/// One size, ready to be timed: loaded, with 10 new findings the leader has not pulled yet.
 #[derive(Debug, Clone)]
 pub struct Level {
     pub findings: i64,
-    /// Median of the leader's pull of the 10 new findings.
-    pub pull: Duration,
     pub load_secs: f64,
-    /// The leader's cursor for that pull.
+    /// The leader's cursor for the pull of the 10 new findings.
     pub cursor: u64,
 }
 
+/// One database (and its server) of the growth check.
 pub struct Growth<'a> {
     pub db: tokio_postgres::Client,
     pub api: &'a Api,
@@ -44,7 +51,6 @@ pub struct Growth<'a> {
     pub inspector: Session,
     pub taxonomy: Taxonomy,
     pub rng: StdRng,
-    pub runs: usize,
     pub teams: i32,
     /// EXPLAIN ANALYZE of the pull statement per step, for the report.
     pub plans: String,
@@ -127,24 +133,13 @@ impl Growth<'_> {
         Ok(self.api.pull_all(&self.leader.token, self.leader.cursor).await?.2)
     }
 
-    /// The median of `runs` timed pulls from `cursor` (after one untimed), each returning `expect`.
-    async fn median_pull(&self, cursor: u64, expect: usize) -> Result<Duration> {
-        let mut v = Vec::new();
-        for i in 0..=self.runs {
-            let start = Instant::now();
-            let page = self.api.pull(&self.leader.token, cursor, xuncha_proto::MAX_PULL_LIMIT).await?;
-            let took = start.elapsed();
-            ensure!(
-                page.changes.len() == expect,
-                "pull from {cursor} gave {} changes, not {expect}",
-                page.changes.len()
-            );
-            if i > 0 {
-                v.push(took);
-            }
-        }
-        v.sort();
-        Ok(v[v.len() / 2])
+    /// One timed pull of the 10 new findings from `cursor`.
+    async fn timed_pull(&self, cursor: u64) -> Result<Duration> {
+        let start = Instant::now();
+        let page = self.api.pull(&self.leader.token, cursor, xuncha_proto::MAX_PULL_LIMIT).await?;
+        let took = start.elapsed();
+        ensure!(page.changes.len() == NEW, "pull from {cursor} gave {} changes, not {NEW}", page.changes.len());
+        Ok(took)
     }
 
     /// EXPLAIN ANALYZE of the server's own pull statement, as the server runs it: prepared, and executed
@@ -169,28 +164,53 @@ impl Growth<'_> {
         Ok(())
     }
 
-    /// Loads to `total`, pushes 10 new team-1 findings, and times the leader's pull of them.
+    /// Loads to `total` and pushes 10 new team-1 findings: the leader's pull of them is what is timed.
     pub async fn level(&mut self, total: i64) -> Result<Level> {
         let load_secs = self.load_to(total).await?;
         let findings = self.count().await?;
         // What the leader's device holds as its cursor after syncing now (the load is not in its scope).
         let cursor = self.pull_cursor().await?;
         self.leader.cursor = cursor;
-        let ops = (0..10)
+        let ops = (0..NEW)
             .map(|_| create_op(&self.taxonomy, &mut self.inspector, &mut self.rng, None))
             .collect::<Result<Vec<_>>>()?;
         self.api.push(&self.inspector, ops).await?;
-        let pull = self.median_pull(cursor, 10).await?;
-        self.explain(&format!("{findings} findings, leader's cursor {cursor}"), cursor).await?;
-        Ok(Level { findings, pull, load_secs, cursor })
+        Ok(Level { findings, load_secs, cursor })
     }
 
-    /// The same pull as the last [`Growth::level`], after `sql` (an index) and VACUUM ANALYZE.
-    pub async fn with_index(&mut self, sql: &str, last: &Level) -> Result<Level> {
+    /// Creates `sql` (an index) and runs VACUUM ANALYZE, for a second timing of the same pull.
+    pub async fn add_index(&mut self, sql: &str) -> Result<()> {
         self.db.batch_execute(sql).await.with_context(|| format!("proposed index: {sql}"))?;
         self.db.batch_execute("VACUUM (ANALYZE) findings").await?;
-        let pull = self.median_pull(last.cursor, 10).await?;
-        self.explain("with proposed index", last.cursor).await?;
-        Ok(Level { pull, load_secs: 0.0, ..last.clone() })
+        Ok(())
     }
+}
+
+/// The leader's pull timed `runs` times on each of two databases in alternation (after one untimed pull
+/// each), the order swapped every round so neither always goes first; the two medians. The plans of both
+/// are added to their reports.
+pub async fn interleaved_medians<'a>(
+    small: (&mut Growth<'a>, &Level),
+    large: (&mut Growth<'a>, &Level),
+    runs: usize,
+    label: &str,
+) -> Result<(Duration, Duration)> {
+    let ((s, sl), (l, ll)) = (small, large);
+    s.timed_pull(sl.cursor).await?;
+    l.timed_pull(ll.cursor).await?;
+    let (mut vs, mut vl) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
+    for i in 0..runs {
+        if i % 2 == 0 {
+            vs.push(s.timed_pull(sl.cursor).await?);
+            vl.push(l.timed_pull(ll.cursor).await?);
+        } else {
+            vl.push(l.timed_pull(ll.cursor).await?);
+            vs.push(s.timed_pull(sl.cursor).await?);
+        }
+    }
+    for (g, level) in [(s, sl), (l, ll)] {
+        g.explain(&format!("{label}{} findings, leader's cursor {}", level.findings, level.cursor), level.cursor)
+            .await?;
+    }
+    Ok((crate::median(vs), crate::median(vl)))
 }

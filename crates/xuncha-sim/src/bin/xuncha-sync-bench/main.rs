@@ -7,7 +7,8 @@
 //! findings (real device engine, and raw HTTP), and D devices syncing at once. Then (PostgreSQL) the
 //! growth check: an incremental pull when the server holds 10k vs 1M findings. Prints one table.
 //!
-//!   xuncha-sync-bench [--quick] [--out FILE] [--backends sqlite,postgres] [--no-growth] [--only-devices] [--pause S]
+//!   xuncha-sync-bench [--quick] [--out FILE] [--backends sqlite,postgres] [--no-growth] [--only-devices]
+//!                     [--only-growth] [--pause S]
 //!
 //! See `crates/xuncha-sim/benches/sync-bench.sh`, which builds the release binaries first.
 
@@ -71,6 +72,9 @@ struct Cli {
     /// Only the many-devices phase (no push, photos or first pull): for working on that figure.
     #[arg(long)]
     only_devices: bool,
+    /// Only the PostgreSQL growth check: for working on that figure.
+    #[arg(long, conflicts_with_all = ["only_devices", "no_growth"])]
+    only_growth: bool,
     /// Before each many-devices run, print the two process ids and wait this many seconds (to attach a
     /// profiler such as `perf record -p`).
     #[arg(long, default_value_t = 0)]
@@ -279,71 +283,121 @@ async fn run_backend(ctx: &Ctx, db: Db) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
-async fn run_growth(ctx: &Ctx, admin_url: &str, proposed_index: Option<&str>) -> Result<(Vec<Row>, String)> {
-    let sz = &ctx.sizes;
-    let pg = PgDb::create(admin_url, "growth").await?;
-    let r = async {
-        let mut server = {
-            let (bin, photo, log, url) =
-                (ctx.bin.clone(), ctx.demo_photo.clone(), ctx.server_log.clone(), pg.url.clone());
-            tokio::task::spawn_blocking(move || Server::start(&bin, Db::Postgres(url), &photo, &log, 1)).await??
-        };
+/// One growth database with its server, signed in: what [`growth::Growth`] borrows.
+struct GrowthSide {
+    pg: PgDb,
+    server: Server,
+    api: Api,
+}
+
+impl GrowthSide {
+    async fn start(ctx: &Ctx, admin_url: &str, purpose: &str) -> Result<Self> {
+        let pg = PgDb::create(admin_url, purpose).await?;
+        let (bin, photo, log, url) = (ctx.bin.clone(), ctx.demo_photo.clone(), ctx.server_log.clone(), pg.url.clone());
+        let server =
+            match tokio::task::spawn_blocking(move || Server::start(&bin, Db::Postgres(url), &photo, &log, 1)).await? {
+                Ok(s) => s,
+                Err(e) => {
+                    drop_quietly(&pg).await;
+                    return Err(e);
+                }
+            };
         let api = Api::new(&server.url, Duration::from_secs(120))?;
-        let mut g = growth::Growth {
-            db: server::pg_connect(&pg.url).await?,
-            api: &api,
-            leader: api.login("leader1").await?,
-            inspector: api.login("inspector1-1").await?,
+        Ok(Self { pg, server, api })
+    }
+
+    async fn growth(&self, ctx: &Ctx, seed: u64) -> Result<growth::Growth<'_>> {
+        let g = growth::Growth {
+            db: server::pg_connect(&self.pg.url).await?,
+            api: &self.api,
+            leader: self.api.login("leader1").await?,
+            inspector: self.api.login("inspector1-1").await?,
             taxonomy: ctx.taxonomy.clone(),
-            rng: StdRng::seed_from_u64(11),
-            runs: sz.growth_runs,
-            teams: sz.growth_teams,
+            rng: StdRng::seed_from_u64(seed),
+            teams: ctx.sizes.growth_teams,
             plans: String::new(),
         };
         g.create_bulk_teams().await?;
-        eprintln!("[growth] loading to {} findings…", sz.growth.0);
-        let small = g.level(sz.growth.0).await?;
-        eprintln!("[growth] {small:?}");
-        eprintln!("[growth] loading to {} findings…", sz.growth.1);
-        let large = g.level(sz.growth.1).await?;
-        eprintln!("[growth] {large:?}");
-        let indexed = match proposed_index {
-            Some(sql) => Some(g.with_index(sql, &large).await?),
-            None => None,
-        };
-        let k = |n: i64| if n >= 1_000_000 { format!("{}M", n / 1_000_000) } else { format!("{}k", n / 1000) };
-        let (s, l) = (k(small.findings), k(large.findings));
-        let mut rows = Vec::new();
-        let judge = |label: &str, big: Duration, little: Duration| {
-            let ratio = big.as_secs_f64() / little.as_secs_f64();
-            row(label, "postgres", format!("{} @{l}", ms(big)), format!("{} @{s}", ms(little))).judged(
-                format!("{ratio:.2}"),
-                "≤ 1.2",
-                ratio <= 1.2,
-            )
-        };
-        rows.push(judge(
-            &format!("growth: leader pulls 10 new, server holds {l} vs {s} (median of {})", sz.growth_runs),
-            large.pull,
-            small.pull,
-        ));
-        if let Some(ix) = &indexed {
-            rows.push(judge("growth with proposed index", ix.pull, small.pull));
-        }
-        rows.push(row(
-            format!("growth: bulk load to {s} / to {l} ({} teams)", sz.growth_teams),
-            "postgres",
-            format!("{:.1} s / {:.1} s", small.load_secs, large.load_secs),
-            "",
-        ));
-        server.stop();
-        anyhow::Ok((rows, std::mem::take(&mut g.plans)))
+        Ok(g)
     }
-    .await;
+
+    async fn stop(mut self) {
+        self.server.stop();
+        drop_quietly(&self.pg).await;
+    }
+}
+
+async fn drop_quietly(pg: &PgDb) {
     if let Err(e) = pg.drop_db().await {
         eprintln!("could not drop {}: {e:#}", pg.name);
     }
+}
+
+async fn run_growth(ctx: &Ctx, admin_url: &str, proposed_index: Option<&str>) -> Result<(Vec<Row>, String)> {
+    let small_side = GrowthSide::start(ctx, admin_url, "growth_small").await?;
+    let large_side = match GrowthSide::start(ctx, admin_url, "growth_large").await {
+        Ok(l) => l,
+        Err(e) => {
+            small_side.stop().await;
+            return Err(e);
+        }
+    };
+    let r = growth_on(ctx, &small_side, &large_side, proposed_index).await;
+    small_side.stop().await;
+    large_side.stop().await;
     r
+}
+
+/// The growth check on two databases of the two sizes (see `growth.rs`).
+async fn growth_on(
+    ctx: &Ctx,
+    small_side: &GrowthSide,
+    large_side: &GrowthSide,
+    proposed_index: Option<&str>,
+) -> Result<(Vec<Row>, String)> {
+    let sz = &ctx.sizes;
+    let (mut gs, mut gl) = (small_side.growth(ctx, 11).await?, large_side.growth(ctx, 11).await?);
+    eprintln!("[growth] loading one database to {} findings, the other to {}…", sz.growth.0, sz.growth.1);
+    let small = gs.level(sz.growth.0).await?;
+    let large = gl.level(sz.growth.1).await?;
+    eprintln!("[growth] {small:?}, {large:?}; timing {} pulls of each in alternation", sz.growth_runs);
+    let (small_t, large_t) =
+        growth::interleaved_medians((&mut gs, &small), (&mut gl, &large), sz.growth_runs, "").await?;
+    let indexed = match proposed_index {
+        Some(sql) => {
+            gl.add_index(sql).await?;
+            let label = "with proposed index: ";
+            Some(growth::interleaved_medians((&mut gs, &small), (&mut gl, &large), sz.growth_runs, label).await?)
+        }
+        None => None,
+    };
+    let k = |n: i64| if n >= 1_000_000 { format!("{}M", n / 1_000_000) } else { format!("{}k", n / 1000) };
+    let (s, l) = (k(small.findings), k(large.findings));
+    let mut rows = Vec::new();
+    let judge = |label: &str, big: Duration, little: Duration| {
+        let ratio = big.as_secs_f64() / little.as_secs_f64();
+        row(label, "postgres", format!("{} @{l}", ms(big)), format!("{} @{s}", ms(little))).judged(
+            format!("{ratio:.2}"),
+            "≤ 1.2",
+            ratio <= 1.2,
+        )
+    };
+    rows.push(judge(
+        &format!("growth: leader pulls 10 new, server holds {l} vs {s} (medians of {}, alternating)", sz.growth_runs),
+        large_t,
+        small_t,
+    ));
+    if let Some((small_ix, large_ix)) = indexed {
+        rows.push(judge("growth with proposed index (on the large one)", large_ix, small_ix));
+    }
+    rows.push(row(
+        format!("growth: bulk load to {s} / to {l} ({} teams)", sz.growth_teams),
+        "postgres",
+        format!("{:.1} s / {:.1} s", small.load_secs, large.load_secs),
+        "",
+    ));
+    let plans = std::mem::take(&mut gs.plans) + &std::mem::take(&mut gl.plans);
+    Ok((rows, plans))
 }
 
 async fn header(cli: &Cli, ctx: &Ctx) -> String {
@@ -422,7 +476,7 @@ async fn main() -> Result<()> {
     }
     let mut rows = Vec::new();
     let mut plans = String::new();
-    for b in &cli.backends {
+    for b in cli.backends.iter().filter(|_| !cli.only_growth) {
         let result = match b.as_str() {
             "sqlite" => run_backend(&ctx, Db::Sqlite).await,
             "postgres" => match PgDb::create(&cli.pg_url, "main").await {
