@@ -4,10 +4,10 @@
 //! of every phone's three round trips to the database in a burst. Here a session read once is kept, as is
 //! one just signed in (the phone's first sync follows at once), and every write that can end a session or
 //! change a principal (a logout, revoking a user's sign-ins, moving a user) sends `NOTIFY xuncha_sessions`
-//! in its own transaction. Each server process LISTENs on a
-//! connection of its own and empties its cache when a notification arrives, so another server's change
-//! takes effect here within the notification's trip (milliseconds) — and this process's own changes at
-//! once, as it empties its cache itself after committing. The rules that keep it honest:
+//! in its own transaction. Each server process LISTENs on a connection of its own and empties its cache
+//! when a notification arrives, so another server's change takes effect here within the notification's
+//! trip (milliseconds) — and this process's own changes at once, as it empties its cache itself after
+//! committing. The rules that keep it honest:
 //! - The cache is used only while the listener is connected. When that connection drops, the cache is
 //!   emptied and every request reads the database again until LISTEN is back: a change made meanwhile
 //!   would send a notification nobody hears.

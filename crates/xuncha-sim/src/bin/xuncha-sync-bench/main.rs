@@ -283,7 +283,7 @@ async fn run_backend(ctx: &Ctx, db: Db) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
-/// One growth database with its server, signed in: what [`growth::Growth`] borrows.
+/// One database of the growth check with its own server process: what a [`growth::Growth`] borrows.
 struct GrowthSide {
     pg: PgDb,
     server: Server,
