@@ -261,14 +261,7 @@ impl PostgresStore {
         // Prepared on every connection at start (`warm`): one round trip.
         let stmt = c.prepare_cached(&session_sql()).await?;
         let Some(r) = c.query_opt(&stmt, &[&&token.0[..]]).await? else { return Ok(None) };
-        let device = DeviceId(r.try_get(0)?);
-        let principal = Principal {
-            user: UserId(r.try_get(1)?),
-            role: parse_role(r.try_get(2)?)?,
-            team: r.try_get::<_, Option<Uuid>>(3)?.map(TeamId),
-            district: r.try_get::<_, Option<Uuid>>(4)?.map(DistrictId),
-        };
-        let session = Session { principal, device };
+        let session = Session { principal: principal_from(&r, 1)?, device: DeviceId(r.try_get(0)?) };
         if let Some(g) = generation {
             self.sessions.put(token, &session, g, Instant::now());
         }
@@ -336,12 +329,13 @@ fn session_sql() -> String {
     sql.replacen("SELECT ", "SELECT k.device_id, ", 1)
 }
 
-fn principal_from(r: &Row) -> Result<Principal, StoreError> {
+/// The principal from the four columns of [`PRINCIPAL_SELECT`], starting at column `first`.
+fn principal_from(r: &Row, first: usize) -> Result<Principal, StoreError> {
     Ok(Principal {
-        user: UserId(r.try_get(0)?),
-        role: parse_role(r.try_get(1)?)?,
-        team: r.try_get::<_, Option<Uuid>>(2)?.map(TeamId),
-        district: r.try_get::<_, Option<Uuid>>(3)?.map(DistrictId),
+        user: UserId(r.try_get(first)?),
+        role: parse_role(r.try_get(first + 1)?)?,
+        team: r.try_get::<_, Option<Uuid>>(first + 2)?.map(TeamId),
+        district: r.try_get::<_, Option<Uuid>>(first + 3)?.map(DistrictId),
     })
 }
 
@@ -577,7 +571,7 @@ impl ServerStore for PostgresStore {
     async fn principal_of(&self, user: UserId) -> Result<Option<Principal>, StoreError> {
         let c = self.client().await?;
         let sql = format!("{PRINCIPAL_SELECT} WHERE u.id = $1");
-        c.query_opt(&sql, &[&user.0]).await?.as_ref().map(principal_from).transpose()
+        c.query_opt(&sql, &[&user.0]).await?.as_ref().map(|r| principal_from(r, 0)).transpose()
     }
 
     async fn set_user_scope(
