@@ -41,6 +41,21 @@ async fn is_401(r: reqwest::Response) -> bool {
     r.status() == StatusCode::UNAUTHORIZED
 }
 
+/// A server process on the database at `url`, in its own folder, logging to `log` there.
+fn server_on(url: &str, dir: tempfile::TempDir, log: &str) -> Server {
+    Server::launch(dir, &Launch { database_url: Some(url), log: Some(log), ..Launch::default() })
+}
+
+/// A fresh test database seeded with the demo world, its URL, and a first server process on it.
+async fn seeded() -> (TestDb, String, Server) {
+    let db = TestDb::create().await;
+    let url = db.url.expose().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    seed(&dir, &Launch { database_url: Some(&url), log: Some("seed.log"), ..Launch::default() });
+    let a = server_on(&url, dir, "a.log");
+    (db, url, a)
+}
+
 /// Signs `user` in on `a` and has `b` read (and keep) the session twice.
 async fn signed_in_and_kept(a: &Server, b: &Server, user: &str) -> Client {
     let c = login(a, user).await;
@@ -52,12 +67,8 @@ async fn signed_in_and_kept(a: &Server, b: &Server, user: &str) -> Client {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sign_out_a_revocation_or_a_move_on_one_server_holds_on_the_other_at_once() {
-    let db = TestDb::create().await;
-    let url = db.url.expose().to_string();
-    let on_db = |log| Launch { database_url: Some(&url), log: Some(log), ..Launch::default() };
-    let dir = tempfile::tempdir().unwrap();
-    seed(&dir, &on_db("seed.log"));
-    let (a, b) = (Server::launch(dir, &on_db("a.log")), Server::launch(tempfile::tempdir().unwrap(), &on_db("b.log")));
+    let (db, url, a) = seeded().await;
+    let b = server_on(&url, tempfile::tempdir().unwrap(), "b.log");
     let admin = |args: &[&str]| {
         let out =
             Command::new(BIN).args(args).arg("--database-url").arg(&url).env("XUNCHA_LOG", "warn").output().unwrap();
@@ -117,12 +128,7 @@ async fn a_sign_out_a_revocation_or_a_move_on_one_server_holds_on_the_other_at_o
 /// phone signed in on answers from what it kept, a server that never saw this session reads the new role.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sign_in_keeps_its_session_for_the_first_sync() {
-    let db = TestDb::create().await;
-    let url = db.url.expose().to_string();
-    let on_db = |log| Launch { database_url: Some(&url), log: Some(log), ..Launch::default() };
-    let dir = tempfile::tempdir().unwrap();
-    seed(&dir, &on_db("seed.log"));
-    let a = Server::launch(dir, &on_db("a.log"));
+    let (db, url, a) = seeded().await;
     let sql = db.connect().await;
     // Sessions are kept only while the server listens for changes: wait for its LISTEN.
     let start = Instant::now();
@@ -141,7 +147,7 @@ async fn a_sign_in_keeps_its_session_for_the_first_sync() {
 
     let c = login(&a, "inspector1-1").await;
     sql.execute("UPDATE users SET role = 'team_leader' WHERE username = 'inspector1-1'", &[]).await.unwrap();
-    let b = Server::launch(tempfile::tempdir().unwrap(), &on_db("b.log"));
+    let b = server_on(&url, tempfile::tempdir().unwrap(), "b.log");
     let role = async |s: &Server| me(s, &c).await.json::<UserProfile>().await.unwrap().role;
     assert_eq!(
         role(&a).await,
