@@ -3,8 +3,10 @@
 //! Why: every applied op must be durable before its answer leaves (the device deletes the op on
 //! `applied`), and a durable commit costs an fsync (SQLite) or a WAL flush (PostgreSQL), a few ms on a
 //! phone-grade VM disk. One commit per op made a thousand phones syncing at once wait for a thousand
-//! flushes in a row. Instead a push is queued, and whichever request gets the writer next commits
-//! everything waiting, in arrival order, in one transaction: one flush for the group.
+//! flushes in a row. Instead a push is queued and starts a writer pass; the first pass to get the writer
+//! commits everything waiting, in arrival order, in one transaction: one flush for the group. A pass runs
+//! apart from the request that started it (on SQLite's writer thread, in a task of its own on
+//! PostgreSQL), so a phone that hangs up cannot stop a pass that holds other phones' pushes.
 //!
 //! Nothing else changes: ops are decided in arrival order in that transaction exactly as before
 //! (idempotency, the state machine, the commit-ordered `server_seq`; PostgreSQL writes independent ops

@@ -602,17 +602,22 @@ impl ServerStore for PostgresStore {
     ) -> Result<Vec<OpResult>, StoreError> {
         let answer = self.pending.enqueue(principal.clone(), device, ops, now);
         // Every push runs one writer pass; the first pass to get the writer commits whatever is waiting.
-        {
-            let _writer = self.writer.lock().await;
-            let group = self.pending.take();
+        // The pass is a task of its own, not part of this request: a request is dropped when its phone hangs
+        // up, and a pass dropped halfway would take down every push of its group, other phones' included
+        // (`tests/postgres_group_commit.rs`). SQLite's passes run on its writer thread, for the same reason.
+        let (pending, writer, conn, rules) =
+            (self.pending.clone(), self.writer.clone(), self.writer_conn.clone(), self.rules.clone());
+        tokio::spawn(async move {
+            let _writer = writer.lock().await;
+            let group = pending.take();
             if !group.is_empty() {
-                let result = match self.writer_conn.get().await {
-                    Ok(mut c) => push::commit_group(&mut c, &self.rules, &group).await,
+                let result = match conn.get().await {
+                    Ok(mut c) => push::commit_group(&mut c, &rules, &group).await,
                     Err(e) => Err(e.into()),
                 };
                 group_commit::answer(group, result);
             }
-        }
+        });
         group_commit::wait(answer).await
     }
 
