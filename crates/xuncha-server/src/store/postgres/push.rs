@@ -33,6 +33,10 @@ use xuncha_proto::{OpOutcome, OpResult, Operation};
 /// process queue on it, so only one push transaction runs at a time, no push waits on another's
 /// uncommitted op row, and no two groups can deadlock. Sequence numbers are handed out in memory from the
 /// locked value, in op order, and written back once, at the end of the group.
+///
+/// Round trips: BEGIN; the lock with the first round's reads; each round's writes (the last round's with
+/// the counter's update); COMMIT. Four for the usual group of one round. Each one waits its turn for the
+/// CPU in a burst, while every push of the group waits for the commit.
 pub(super) async fn commit_group(
     client: &mut Object,
     rules: &Rules,
@@ -40,22 +44,20 @@ pub(super) async fn commit_group(
 ) -> Result<Vec<Vec<OpResult>>, StoreError> {
     let tx = client.transaction().await?;
     let st = Statements::prepare(&tx).await?;
-    let first: i64 = tx.query_one(&st.lock_counter, &[]).await?.try_get(0)?;
-    let mut seq = first;
+    let mut counter = None;
     let ops: Vec<GroupOp> = group
         .iter()
         .flat_map(|j| j.ops.iter().map(move |op| GroupOp { principal: &j.principal, device: j.device, op, now: j.now }))
         .collect();
     let keys: Vec<[Key; 3]> = ops.iter().map(GroupOp::keys).collect();
     let mut outcomes: Vec<Option<OpOutcome>> = vec![None; ops.len()];
-    for round in rounds(&keys) {
+    let rounds = rounds(&keys);
+    for (k, round) in rounds.iter().enumerate() {
         let round_ops: Vec<&GroupOp> = round.iter().map(|&i| &ops[i]).collect();
-        for (i, outcome) in round.iter().zip(apply_round(&tx, &st, rules, &round_ops, &mut seq).await?) {
+        let last = k + 1 == rounds.len();
+        for (i, outcome) in round.iter().zip(apply_round(&tx, &st, rules, &round_ops, &mut counter, last).await?) {
             outcomes[*i] = Some(outcome);
         }
-    }
-    if seq != first {
-        tx.execute(&st.set_counter, &[&seq]).await?;
     }
     tx.commit().await?;
     let mut outcomes = outcomes.into_iter();
@@ -126,28 +128,51 @@ struct Seen {
     result: Option<String>,
 }
 
-/// Applies one round of independent ops; their outcomes in the round's order.
+/// The change counter as a group holds it: the value it locked, and the last number it handed out.
+#[derive(Clone, Copy)]
+struct Counter {
+    locked: i64,
+    last: i64,
+}
+
+/// Applies one round of independent ops; their outcomes in the round's order. The first round (no
+/// `counter` yet) locks the counter; the `last` one writes it back.
 async fn apply_round(
     tx: &DpTransaction<'_>,
     st: &Statements,
     rules: &Rules,
     ops: &[&GroupOp<'_>],
-    seq: &mut i64,
+    counter: &mut Option<Counter>,
+    last: bool,
 ) -> Result<Vec<OpOutcome>, StoreError> {
-    // 1. Claim every op id and device slot, and read (and lock) the findings, pipelined. An op whose claim
+    // 1. Claim every op id and device slot, and read (and lock) the findings, pipelined, behind the
+    //    counter's lock in the first round (sent first, so PostgreSQL takes it first). An op whose claim
     //    inserted nothing was seen before (a retry), or its slot is another op's.
     let mut claim = ClaimColumns::default();
     for o in ops {
         claim.push(o)?;
     }
     let finding_ids: Vec<Uuid> = ops.iter().map(|o| o.op.finding_id.0).collect();
-    let (claimed, rows) = futures_util::try_join!(
+    let lock = counter.is_none();
+    let (locked, claimed, rows) = futures_util::try_join!(
+        async {
+            if lock {
+                Ok(Some(tx.query_one(&st.lock_counter, &[]).await?.try_get::<_, i64>(0)?))
+            } else {
+                Ok(None)
+            }
+        },
         async {
             let c = &claim;
             tx.query(&st.claim, &[&c.op_ids, &c.devices, &c.device_seqs, &c.users, &c.finding_ids, &c.times]).await
         },
         async { tx.query(&st.load, &[&finding_ids]).await },
     )?;
+    let mut c = match (*counter, locked) {
+        (Some(c), _) => c,
+        (None, Some(v)) => Counter { locked: v, last: v },
+        (None, None) => return Err(StoreError::Backend("the change counter was not locked".into())),
+    };
     let claimed: HashSet<Uuid> = claimed.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
     let mut current: HashMap<Uuid, Current> = HashMap::with_capacity(rows.len());
     for r in &rows {
@@ -171,8 +196,8 @@ async fn apply_round(
         let outcome = if claimed.contains(&o.op.op_id.0) {
             let decision = apply::decide(rules, o.principal, current.get(&o.op.finding_id.0), o.op, o.now);
             if let Some((change, insert)) = decision.to_write() {
-                *seq += 1;
-                writes.change(change, insert, o.now, *seq)?;
+                c.last += 1;
+                writes.change(change, insert, o.now, c.last)?;
             }
             let outcome = decision.into_outcome();
             writes.result(o.op, &outcome)?;
@@ -182,7 +207,9 @@ async fn apply_round(
         };
         outcomes.push(outcome);
     }
-    writes.send(tx, st).await?;
+    *counter = Some(c);
+    let new_counter = (last && c.last != c.locked).then_some(c.last);
+    writes.send(tx, st, new_counter).await?;
     Ok(outcomes)
 }
 
@@ -284,8 +311,9 @@ impl Writes {
     }
 
     /// Sends every write pipelined: in this order on the connection, run in this order by the server (the
-    /// history and photo rows refer to findings inserted just before them).
-    async fn send(&self, tx: &DpTransaction<'_>, st: &Statements) -> Result<(), StoreError> {
+    /// history and photo rows refer to findings inserted just before them), then the counter's new value,
+    /// if given.
+    async fn send(&self, tx: &DpTransaction<'_>, st: &Statements, counter: Option<i64>) -> Result<(), StoreError> {
         let (i, u) = (&self.inserts, &self.updates);
         let insert = skip_if(i.ids.is_empty(), async {
             let params: [&(dyn tokio_postgres::types::ToSql + Sync); 10] = [
@@ -308,7 +336,7 @@ impl Writes {
             tx.execute(&st.update_findings, &params).await
         });
         let changed = !self.changed.is_empty();
-        let (inserted, updated, _, _, _, _) = futures_util::try_join!(
+        let (inserted, updated, _, _, _, _, _) = futures_util::try_join!(
             insert,
             update,
             skip_if(!changed, async { tx.execute(&st.add_history, &[&self.changed, &self.history]).await }),
@@ -319,6 +347,7 @@ impl Writes {
             skip_if(self.result_ops.is_empty(), async {
                 tx.execute(&st.set_results, &[&self.result_ops, &self.results]).await
             }),
+            skip_if(counter.is_none(), async { tx.execute(&st.set_counter, &[&counter]).await }),
         )?;
         if inserted != i.ids.len() as u64 || updated != u.ids.len() as u64 {
             // Cannot happen: push transactions run one at a time and every finding was read (and locked) in
