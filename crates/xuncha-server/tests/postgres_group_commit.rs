@@ -6,11 +6,10 @@
 mod common;
 mod pgtest;
 
-use common::{fields, login, seed, Client, Launch, Server, HUBIN};
+use common::{fields, login, Client, Server, HUBIN};
 use pgtest::TestDb;
 use reqwest::StatusCode;
 use std::time::Duration;
-use tokio_postgres::NoTls;
 use xuncha_domain::FindingId;
 use xuncha_proto::{OpBody, OpOutcome, PushResponse};
 
@@ -27,11 +26,7 @@ fn push_one(mut c: Client) -> (FindingId, tokio::task::JoinHandle<reqwest::Respo
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_phone_hanging_up_mid_commit_does_not_fail_the_pushes_waiting_with_it() {
     let db = TestDb::create().await;
-    let url = db.url.expose().to_string();
-    let dir = tempfile::tempdir().unwrap();
-    seed(&dir, &Launch { database_url: Some(&url), log: Some("seed.log"), ..Launch::default() });
-    let server =
-        Server::launch(dir, &Launch { database_url: Some(&url), log: Some("server.log"), ..Launch::default() });
+    let server = Server::seeded_on_postgres(db.url.expose(), "server.log");
     let phones = [
         login(&server, "inspector1-1").await,
         login(&server, "inspector1-2").await,
@@ -44,8 +39,7 @@ async fn a_phone_hanging_up_mid_commit_does_not_fail_the_pushes_waiting_with_it(
 
     // Another session holds the change counter's row lock, which every push transaction takes first: a
     // writer pass that has taken its group waits there, inside its transaction.
-    let (holder, conn) = tokio_postgres::connect(&url, NoTls).await.unwrap();
-    tokio::spawn(conn);
+    let holder = db.connect().await;
     holder.batch_execute("BEGIN; SELECT last_seq FROM change_counter FOR UPDATE").await.unwrap();
 
     let [a, b, rest @ ..] = phones;

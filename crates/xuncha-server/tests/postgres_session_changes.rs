@@ -7,7 +7,7 @@
 mod common;
 mod pgtest;
 
-use common::{login, seed, Client, Launch, Server, BIN};
+use common::{login, Client, Server, BIN};
 use pgtest::TestDb;
 use reqwest::StatusCode;
 use std::process::Command;
@@ -41,18 +41,11 @@ async fn is_401(r: reqwest::Response) -> bool {
     r.status() == StatusCode::UNAUTHORIZED
 }
 
-/// A server process on the database at `url`, in its own folder, logging to `log` there.
-fn server_on(url: &str, dir: tempfile::TempDir, log: &str) -> Server {
-    Server::launch(dir, &Launch { database_url: Some(url), log: Some(log), ..Launch::default() })
-}
-
 /// A fresh test database seeded with the demo world, its URL, and a first server process on it.
 async fn seeded() -> (TestDb, String, Server) {
     let db = TestDb::create().await;
     let url = db.url.expose().to_string();
-    let dir = tempfile::tempdir().unwrap();
-    seed(&dir, &Launch { database_url: Some(&url), log: Some("seed.log"), ..Launch::default() });
-    let a = server_on(&url, dir, "a.log");
+    let a = Server::seeded_on_postgres(&url, "a.log");
     (db, url, a)
 }
 
@@ -68,7 +61,7 @@ async fn signed_in_and_kept(a: &Server, b: &Server, user: &str) -> Client {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sign_out_a_revocation_or_a_move_on_one_server_holds_on_the_other_at_once() {
     let (db, url, a) = seeded().await;
-    let b = server_on(&url, tempfile::tempdir().unwrap(), "b.log");
+    let b = Server::on_postgres(&url, "b.log");
     let admin = |args: &[&str]| {
         let out =
             Command::new(BIN).args(args).arg("--database-url").arg(&url).env("XUNCHA_LOG", "warn").output().unwrap();
@@ -147,7 +140,7 @@ async fn a_sign_in_keeps_its_session_for_the_first_sync() {
 
     let c = login(&a, "inspector1-1").await;
     sql.execute("UPDATE users SET role = 'team_leader' WHERE username = 'inspector1-1'", &[]).await.unwrap();
-    let b = server_on(&url, tempfile::tempdir().unwrap(), "b.log");
+    let b = Server::on_postgres(&url, "b.log");
     let role = async |s: &Server| me(s, &c).await.json::<UserProfile>().await.unwrap().role;
     assert_eq!(
         role(&a).await,

@@ -52,6 +52,21 @@ impl Server {
         Self::start(dir)
     }
 
+    /// A server on the PostgreSQL database at `url`, in a fresh folder, logging to `log` there.
+    pub fn on_postgres(url: &str, log: &str) -> Self {
+        Self::launch(
+            tempfile::tempdir().unwrap(),
+            &Launch { database_url: Some(url), log: Some(log), ..Launch::default() },
+        )
+    }
+
+    /// The demo world seeded into the PostgreSQL database at `url`, then a server on it, logging to `log`.
+    pub fn seeded_on_postgres(url: &str, log: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        seed(&dir, &Launch { database_url: Some(url), log: Some("seed.log"), ..Launch::default() });
+        Self::launch(dir, &Launch { database_url: Some(url), log: Some(log), ..Launch::default() })
+    }
+
     /// One seeded server shared by the tests of a binary (seeding takes seconds in a debug build).
     /// Tests on it use their own users so they do not disturb each other.
     pub fn shared() -> &'static Server {
