@@ -1,6 +1,7 @@
 //! The lean HTTP client of the bench: reqwest plus the device's wire types (`xuncha_proto`), no device
 //! store. Used where a thousand engines (each a SQLite file and a blocking thread) would measure the
-//! bench machine instead of the server; the leader's first pull also runs through a real engine.
+//! bench machine instead of the server; the leader's first pull also runs through a real engine. The
+//! burst of a thousand phones is leaner still (`phone.rs`).
 
 use anyhow::{bail, Result};
 use rand::rngs::StdRng;
@@ -12,7 +13,7 @@ use xuncha_proto::{
 };
 use xuncha_sim::server_view::DEMO_PASSWORD;
 
-/// One HTTP connection pool (one per simulated phone where that matters).
+/// One HTTP connection pool.
 #[derive(Clone)]
 pub struct Api {
     http: reqwest::Client,
@@ -26,13 +27,6 @@ pub struct Session {
     pub device: DeviceId,
     pub next_seq: u64,
     pub cursor: u64,
-}
-
-/// A pull page as the many-devices phase reads it.
-pub struct PageSummary {
-    pub changes: usize,
-    pub cursor: u64,
-    pub has_more: bool,
 }
 
 async fn ok(resp: reqwest::Response, what: &str) -> Result<reqwest::Response> {
@@ -50,20 +44,6 @@ impl Api {
             .timeout(timeout)
             .connect_timeout(Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        Ok(Self { http, base: base.trim_end_matches('/').to_string() })
-    }
-
-    /// One simulated phone's client: its own connection pool, but the TLS context of `tls` shared with
-    /// the others. A client of its own would load the system's hundred-odd root certificates (74 ms of
-    /// CPU each here, and as much again to free them): a thousand of those are the bench measuring
-    /// itself. The devices speak plain HTTP to the server anyway.
-    pub fn device(base: &str, timeout: Duration, tls: &native_tls::TlsConnector) -> Result<Self> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::none())
-            .tls_backend_preconfigured(tls.clone())
             .build()?;
         Ok(Self { http, base: base.trim_end_matches('/').to_string() })
     }
@@ -112,19 +92,6 @@ impl Api {
 
     pub async fn pull(&self, token: &str, cursor: u64, limit: u32) -> Result<PullResponse> {
         Ok(self.pull_raw(token, cursor, limit).await?.json().await?)
-    }
-
-    /// One page, checked but not decoded into records: how many findings it holds, its cursor and
-    /// `has_more` (the many-devices phase, where decoding would measure the bench, not the server).
-    pub async fn pull_page_summary(&self, token: &str, cursor: u64, limit: u32) -> Result<PageSummary> {
-        #[derive(serde::Deserialize)]
-        struct Page {
-            changes: Vec<serde::de::IgnoredAny>,
-            cursor: u64,
-            has_more: bool,
-        }
-        let page: Page = self.pull_raw(token, cursor, limit).await?.json().await?;
-        Ok(PageSummary { changes: page.changes.len(), cursor: page.cursor, has_more: page.has_more })
     }
 
     /// Pulls pages from `cursor` until `has_more` is false; returns (records, pages, final cursor).

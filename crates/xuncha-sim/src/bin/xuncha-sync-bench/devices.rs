@@ -2,15 +2,16 @@
 //! its own timer — with the latency of every request, the errors, and the CPU the server and the
 //! bench client spent (both share this machine's cores).
 
-use crate::client::{create_op, Api, Session};
+use crate::client::{create_op, Api};
+use crate::phone::{Phone, Target};
 use crate::server::{fleet_user, Server, FLEET_INSPECTORS};
 use crate::{ms, row, secs, Ctx, Row};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use rand::rngs::StdRng;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use xuncha_domain::PhotoHash;
-use xuncha_proto::Operation;
+use xuncha_proto::PushRequest;
 
 /// Simulated device `i`: one person each, in load-test teams of a leader and five trainees (the brief's
 /// teams have three to five). Returns (username, team number, is the leader).
@@ -24,6 +25,9 @@ fn device_user(i: usize) -> (String, usize, bool) {
 pub fn fleet_teams(n: usize) -> usize {
     n.div_ceil(FLEET_INSPECTORS + 1)
 }
+
+/// A device that has not finished its sync by then counts as an error.
+const DEVICE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Bursts measured one after the other; the p99 is over all their requests.
 const BURSTS: usize = 3;
@@ -56,21 +60,18 @@ pub async fn phase(
         s.cursor = team_cursor.get(team).copied().unwrap_or(0);
     }
 
-    let tls = native_tls::TlsConnector::new()?;
+    let target = Target::new(&server.url)?;
     for (spread, runs) in [(Duration::ZERO, BURSTS), (SPREAD, 1)] {
         let how = if spread.is_zero() { "at once".to_string() } else { format!("within {} s", spread.as_secs()) };
         let mut all = DeviceStats::default();
         let (mut server_cpu, mut db_cpu, mut own_cpu) = (Some(0.0), Some(0.0), Some(0.0));
         for run in 1..=runs {
-            let mut work = Vec::new();
+            // A phone's request exists before it syncs: built here, outside the timing and the CPU figures.
+            let mut phones = Vec::with_capacity(n);
             for s in sessions.iter_mut() {
                 let op = create_op(&ctx.taxonomy, s, rng, demo_photo)?;
-                work.push((s.clone(), op));
+                phones.push(Phone::new(&s.token, &PushRequest { device_id: s.device, ops: vec![op] })?);
             }
-            // A phone's client exists before it syncs: made here, outside the timing and the CPU figures;
-            // new ones each run, so every device opens a new connection, as a phone waking up does.
-            let clients =
-                (0..n).map(|_| Api::device(&server.url, Duration::from_secs(60), &tls)).collect::<Result<Vec<_>>>()?;
             if !ctx.pause.is_zero() {
                 eprintln!("[{b}] pause {} s: bench pid {}, server pid {}", ctx.pause.as_secs(), std::process::id(), {
                     server.pid().map_or("?".into(), |p| p.to_string())
@@ -80,12 +81,12 @@ pub async fn phase(
             eprintln!("[{b}] {n} devices sync {how} (run {run} of {runs})…");
             let (server_before, db_before, own_before) =
                 (server.cpu_seconds(), server.database_cpu_seconds(), cpu_seconds("self"));
-            let (st, clients) = devices(clients, work, spread).await?;
+            let cursors = sessions.iter().map(|s| s.cursor).collect();
+            let st = devices(&target, phones, cursors, spread).await?;
             let used = |after: Option<f64>, before: Option<f64>, sum: Option<f64>| Some(sum? + after? - before?);
             server_cpu = used(server.cpu_seconds(), server_before, server_cpu);
             db_cpu = used(server.database_cpu_seconds(), db_before, db_cpu);
             own_cpu = used(cpu_seconds("self"), own_before, own_cpu);
-            drop(clients);
             // Every device ends at the cursor it pulled to: carry it into the next run.
             for (s, cursor) in sessions.iter_mut().zip(&st.cursors) {
                 s.cursor = *cursor;
@@ -111,7 +112,7 @@ struct DeviceStats {
     first_error: Option<String>,
     /// Each run's wall time (barrier to last answer) and p99.
     runs: Vec<(Duration, Duration)>,
-    /// Each device's cursor at the end, in the order of the work.
+    /// Each device's cursor at the end, in the order of the phones.
     cursors: Vec<u64>,
 }
 
@@ -185,72 +186,59 @@ fn quantile(sorted: &[Duration], q: f64) -> Duration {
 }
 
 /// Every device (already signed in, its cursor caught up, its one new finding made) waits at a
-/// barrier, then — at once, or device i after `spread × i / n` — pushes its op and pulls from its cursor
-/// until `has_more` is false. Each device has its own HTTP client, so its own connection, as a phone has.
-/// A page is checked (its findings counted, its cursor and `has_more` read) but its findings are not
-/// decoded into records: a phone decodes on its own CPU, and here the bench shares the server's.
-async fn devices(
-    clients: Vec<Api>,
-    work: Vec<(Session, Operation)>,
-    spread: Duration,
-) -> Result<(DeviceStats, Vec<Api>)> {
-    let n = work.len();
+/// barrier, then — at once, or device i after `spread × i / n` — opens its connection, pushes its op and
+/// pulls from its cursor until `has_more` is false, on a connection of its own, as a phone does.
+async fn devices(target: &Target, phones: Vec<Phone>, cursors: Vec<u64>, spread: Duration) -> Result<DeviceStats> {
+    let n = phones.len();
     let barrier = Arc::new(tokio::sync::Barrier::new(n + 1));
     let mut tasks = Vec::with_capacity(n);
-    for (i, ((mut s, op), api)) in work.into_iter().zip(clients).enumerate() {
-        let barrier = barrier.clone();
+    for (i, (phone, mut cursor)) in phones.into_iter().zip(cursors).enumerate() {
+        let (barrier, target) = (barrier.clone(), target.clone());
         let delay = spread.mul_f64(i as f64 / n.max(1) as f64);
         tasks.push(tokio::spawn(async move {
-            let (mut push, mut pull, mut errors, mut pulled) = (Vec::new(), Vec::new(), Vec::new(), 0);
+            let (mut push, mut pull, mut pulled) = (Vec::new(), Vec::new(), 0);
             barrier.wait().await;
             tokio::time::sleep(delay).await;
-            let t = Instant::now();
-            match api.push(&s, vec![op]).await {
-                Ok(_) => push.push(t.elapsed()),
-                Err(e) => errors.push(format!("push: {e:#}")),
-            }
-            loop {
+            let sync = async {
                 let t = Instant::now();
-                match api.pull_page_summary(&s.token, s.cursor, xuncha_proto::MAX_PULL_LIMIT).await {
-                    Ok(page) => {
-                        pull.push(t.elapsed());
-                        pulled += page.changes;
-                        s.cursor = page.cursor;
-                        if !page.has_more || page.changes == 0 {
-                            break;
-                        }
-                    }
-                    Err(e) => {
-                        errors.push(format!("pull: {e:#}"));
-                        break;
+                let mut awake = phone.wake(&target).await.context("connect")?;
+                awake.push().await.context("push")?;
+                push.push(t.elapsed());
+                loop {
+                    let t = Instant::now();
+                    let page = awake.pull(cursor, xuncha_proto::MAX_PULL_LIMIT).await.context("pull")?;
+                    pull.push(t.elapsed());
+                    pulled += page.changes;
+                    cursor = page.cursor;
+                    if !page.has_more || page.changes == 0 {
+                        return anyhow::Ok(());
                     }
                 }
-            }
-            // The client goes back too: dropping it frees its TLS context (a hundred certificates), the
-            // bench's work, not the server's, which would land in the middle of the burst and the figures.
-            (push, pull, errors, pulled, s.cursor, api)
+            };
+            let error = match tokio::time::timeout(DEVICE_TIMEOUT, sync).await {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(format!("{e:#}")),
+                Err(_) => Some(format!("no answer within {} s", DEVICE_TIMEOUT.as_secs())),
+            };
+            (push, pull, error, pulled, cursor)
         }));
     }
     barrier.wait().await;
     let start = Instant::now();
     let mut st = DeviceStats::default();
-    let mut clients = Vec::with_capacity(n);
     for t in tasks {
-        let (push, pull, errors, pulled, cursor, api) = t.await?;
-        clients.push(api);
+        let (push, pull, error, pulled, cursor) = t.await?;
         st.push.extend(push);
         st.pull.extend(pull);
         st.pulled += pulled;
         st.cursors.push(cursor);
-        st.errors += errors.len();
-        if st.first_error.is_none() {
-            st.first_error = errors.into_iter().next();
-        }
+        st.errors += usize::from(error.is_some());
+        st.first_error = st.first_error.take().or(error);
     }
     let wall = start.elapsed();
     let p99 = quantile(&st.all(), 0.99);
     st.runs.push((wall, p99));
-    Ok((st, clients))
+    Ok(st)
 }
 
 /// User + system CPU seconds of process `pid` ("self" for this one) so far, from /proc (Linux only;

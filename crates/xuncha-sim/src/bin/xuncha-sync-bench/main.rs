@@ -16,6 +16,7 @@ mod client;
 mod devices;
 mod growth;
 mod measures;
+mod phone;
 mod raw;
 mod server;
 
