@@ -3,7 +3,7 @@
 //! bench client spent (both share this machine's cores).
 
 use crate::client::{create_op, Api};
-use crate::phone::{Phone, Target};
+use crate::phone::{Awake, Phone, Target};
 use crate::server::{fleet_user, Server, FLEET_INSPECTORS};
 use crate::{ms, row, secs, Ctx, Row};
 use anyhow::{Context, Result};
@@ -82,11 +82,12 @@ pub async fn phase(
             let (server_before, db_before, own_before) =
                 (server.cpu_seconds(), server.database_cpu_seconds(), cpu_seconds("self"));
             let cursors = sessions.iter().map(|s| s.cursor).collect();
-            let st = devices(&target, phones, cursors, spread).await?;
+            let (st, connections) = devices(&target, phones, cursors, spread).await?;
             let used = |after: Option<f64>, before: Option<f64>, sum: Option<f64>| Some(sum? + after? - before?);
             server_cpu = used(server.cpu_seconds(), server_before, server_cpu);
             db_cpu = used(server.database_cpu_seconds(), db_before, db_cpu);
             own_cpu = used(cpu_seconds("self"), own_before, own_cpu);
+            drop(connections);
             // Every device ends at the cursor it pulled to: carry it into the next run.
             for (s, cursor) in sessions.iter_mut().zip(&st.cursors) {
                 s.cursor = *cursor;
@@ -187,58 +188,80 @@ fn quantile(sorted: &[Duration], q: f64) -> Duration {
 
 /// Every device (already signed in, its cursor caught up, its one new finding made) waits at a
 /// barrier, then — at once, or device i after `spread × i / n` — opens its connection, pushes its op and
-/// pulls from its cursor until `has_more` is false, on a connection of its own, as a phone does.
-async fn devices(target: &Target, phones: Vec<Phone>, cursors: Vec<u64>, spread: Duration) -> Result<DeviceStats> {
+/// pulls from its cursor until `has_more` is false, on a connection of its own, as a phone does. The
+/// connections come back open: a phone's client keeps its connection after a sync, and closing a thousand
+/// here would put the server's work of closing them inside the burst's figures.
+async fn devices(
+    target: &Target,
+    phones: Vec<Phone>,
+    cursors: Vec<u64>,
+    spread: Duration,
+) -> Result<(DeviceStats, Vec<Awake>)> {
     let n = phones.len();
     let barrier = Arc::new(tokio::sync::Barrier::new(n + 1));
     let mut tasks = Vec::with_capacity(n);
-    for (i, (phone, mut cursor)) in phones.into_iter().zip(cursors).enumerate() {
+    for (i, (phone, cursor)) in phones.into_iter().zip(cursors).enumerate() {
         let (barrier, target) = (barrier.clone(), target.clone());
         let delay = spread.mul_f64(i as f64 / n.max(1) as f64);
         tasks.push(tokio::spawn(async move {
-            let (mut push, mut pull, mut pulled) = (Vec::new(), Vec::new(), 0);
+            let mut run = DeviceRun { cursor, ..DeviceRun::default() };
             barrier.wait().await;
             tokio::time::sleep(delay).await;
-            let sync = async {
-                let t = Instant::now();
-                let mut awake = phone.wake(&target).await.context("connect")?;
-                awake.push().await.context("push")?;
-                push.push(t.elapsed());
-                loop {
-                    let t = Instant::now();
-                    let page = awake.pull(cursor, xuncha_proto::MAX_PULL_LIMIT).await.context("pull")?;
-                    pull.push(t.elapsed());
-                    pulled += page.changes;
-                    cursor = page.cursor;
-                    if !page.has_more || page.changes == 0 {
-                        return anyhow::Ok(());
-                    }
-                }
-            };
-            let error = match tokio::time::timeout(DEVICE_TIMEOUT, sync).await {
+            run.error = match tokio::time::timeout(DEVICE_TIMEOUT, sync_one(phone, &target, &mut run)).await {
                 Ok(Ok(())) => None,
                 Ok(Err(e)) => Some(format!("{e:#}")),
                 Err(_) => Some(format!("no answer within {} s", DEVICE_TIMEOUT.as_secs())),
             };
-            (push, pull, error, pulled, cursor)
+            run
         }));
     }
     barrier.wait().await;
     let start = Instant::now();
     let mut st = DeviceStats::default();
+    let mut connections = Vec::with_capacity(n);
     for t in tasks {
-        let (push, pull, error, pulled, cursor) = t.await?;
-        st.push.extend(push);
-        st.pull.extend(pull);
-        st.pulled += pulled;
-        st.cursors.push(cursor);
-        st.errors += usize::from(error.is_some());
-        st.first_error = st.first_error.take().or(error);
+        let run = t.await?;
+        st.push.extend(run.push);
+        st.pull.extend(run.pull);
+        st.pulled += run.pulled;
+        st.cursors.push(run.cursor);
+        st.errors += usize::from(run.error.is_some());
+        st.first_error = st.first_error.take().or(run.error);
+        connections.extend(run.connection);
     }
     let wall = start.elapsed();
     let p99 = quantile(&st.all(), 0.99);
     st.runs.push((wall, p99));
-    Ok(st)
+    Ok((st, connections))
+}
+
+/// What one device saw, and its connection.
+#[derive(Default)]
+struct DeviceRun {
+    push: Vec<Duration>,
+    pull: Vec<Duration>,
+    pulled: usize,
+    cursor: u64,
+    error: Option<String>,
+    connection: Option<Awake>,
+}
+
+/// One device's sync: connect, push, pull every page.
+async fn sync_one(phone: Phone, target: &Target, run: &mut DeviceRun) -> Result<()> {
+    let t = Instant::now();
+    let awake = run.connection.insert(phone.wake(target).await.context("connect")?);
+    awake.push().await.context("push")?;
+    run.push.push(t.elapsed());
+    loop {
+        let t = Instant::now();
+        let page = awake.pull(run.cursor, xuncha_proto::MAX_PULL_LIMIT).await.context("pull")?;
+        run.pull.push(t.elapsed());
+        run.pulled += page.changes;
+        run.cursor = page.cursor;
+        if !page.has_more || page.changes == 0 {
+            return Ok(());
+        }
+    }
 }
 
 /// User + system CPU seconds of process `pid` ("self" for this one) so far, from /proc (Linux only;

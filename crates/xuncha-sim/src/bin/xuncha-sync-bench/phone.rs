@@ -49,10 +49,10 @@ pub struct Phone {
     ops: usize,
 }
 
-/// A phone that woke: its connection to the server.
-pub struct Awake<'p> {
-    phone: &'p Phone,
-    host: &'p str,
+/// A phone that woke: its connection to the server, open until this is dropped.
+pub struct Awake {
+    phone: Phone,
+    host: String,
     send: SendRequest<Full<Bytes>>,
 }
 
@@ -62,22 +62,22 @@ impl Phone {
     }
 
     /// Opens the phone's connection.
-    pub async fn wake<'p>(&'p self, target: &'p Target) -> Result<Awake<'p>> {
+    pub async fn wake(self, target: &Target) -> Result<Awake> {
         let tcp = tokio::net::TcpStream::connect(target.addr).await?;
         tcp.set_nodelay(true)?;
         let (send, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp)).await?;
         // Drives the connection; ends when `send` is dropped or the server closes it.
         tokio::spawn(conn);
-        Ok(Awake { phone: self, host: &target.host, send })
+        Ok(Awake { phone: self, host: target.host.clone(), send })
     }
 }
 
-impl Awake<'_> {
+impl Awake {
     async fn call(&mut self, method: Method, uri: &str, body: Bytes) -> Result<Bytes> {
         let mut req = Request::builder()
             .method(method)
             .uri(uri)
-            .header(HOST, self.host)
+            .header(HOST, &self.host)
             .header(AUTHORIZATION, &self.phone.bearer);
         if !body.is_empty() {
             req = req.header(CONTENT_TYPE, "application/json");
