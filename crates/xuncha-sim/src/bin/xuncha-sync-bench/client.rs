@@ -69,12 +69,7 @@ impl Api {
         let resp =
             self.http.post(format!("{}{}", self.base, paths::PUSH)).bearer_auth(&s.token).json(&req).send().await?;
         let body: PushResponse = ok(resp, "push").await?.json().await?;
-        if body.results.len() != n {
-            bail!("push of {n} ops answered {} results", body.results.len());
-        }
-        if let Some(r) = body.results.iter().find(|r| !matches!(r.outcome, OpOutcome::Applied { .. })) {
-            bail!("op rejected: {:?}", r.outcome);
-        }
+        all_applied(&body, n)?;
         Ok(body)
     }
 
@@ -126,6 +121,18 @@ impl Api {
         ok(resp, "photo upload").await?;
         Ok(())
     }
+}
+
+/// Fails unless the answer to a push of `n` ops applied every one (a rejection would mean the bench
+/// measures the wrong thing).
+pub fn all_applied(answer: &PushResponse, n: usize) -> Result<()> {
+    if answer.results.len() != n {
+        bail!("push of {n} ops answered {} results", answer.results.len());
+    }
+    if let Some(r) = answer.results.iter().find(|r| !matches!(r.outcome, OpOutcome::Applied { .. })) {
+        bail!("op rejected: {:?}", r.outcome);
+    }
+    Ok(())
 }
 
 /// A "create" op of a plausible finding (the simulator's shape: a category, a Chinese description and

@@ -17,7 +17,7 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
 use hyper::{Method, Request, StatusCode};
 use std::net::SocketAddr;
-use xuncha_proto::{paths, OpOutcome, PushResponse};
+use xuncha_proto::{paths, PushResponse};
 
 /// What a phone needs to reach the server: its address and the `Host` header.
 #[derive(Debug, Clone)]
@@ -92,18 +92,10 @@ impl Awake {
         Ok(body)
     }
 
-    /// Pushes the phone's ops; fails unless every one was applied (a rejection would mean the bench
-    /// measures the wrong thing).
+    /// Pushes the phone's ops; fails unless every one was applied (`client::all_applied`).
     pub async fn push(&mut self) -> Result<()> {
         let body = self.call(Method::POST, paths::PUSH, self.phone.push_body.clone()).await?;
-        let answer: PushResponse = serde_json::from_slice(&body)?;
-        if answer.results.len() != self.phone.ops {
-            bail!("push of {} ops answered {} results", self.phone.ops, answer.results.len());
-        }
-        if let Some(r) = answer.results.iter().find(|r| !matches!(r.outcome, OpOutcome::Applied { .. })) {
-            bail!("op rejected: {:?}", r.outcome);
-        }
-        Ok(())
+        crate::client::all_applied(&serde_json::from_slice::<PushResponse>(&body)?, self.phone.ops)
     }
 
     /// One pull page from `cursor`.
