@@ -210,8 +210,11 @@ fn init_tracing() {
     let filter = EnvFilter::try_from_env("XUNCHA_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    // stderr: stdout carries only the "listening on" line that scripts and tests read.
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    // stderr: stdout carries only the "listening on" line that scripts and tests read. Colours only on a
+    // terminal: a log file or journal read later, or searched with grep, gets plain text.
+    use std::io::IsTerminal;
+    let ansi = std::io::stderr().is_terminal();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).init();
 }
 
 /// Resolves when stdin is closed. A plain thread, not tokio's stdin: a blocked read there would keep
