@@ -149,6 +149,8 @@ pub struct PostgresStore {
     /// queued for a connection behind every request of a burst (a thousand session lookups and pulls), and
     /// all its pushes with it.
     writer_conn: Pool,
+    /// Pulls waiting for a connection (`postgres/pull.rs`).
+    pulls: Arc<pull::PullQueue>,
     /// Sessions read before, kept while this process listens for changes to them (`postgres/sessions.rs`).
     sessions: Arc<sessions::SessionCache>,
     _listener: Arc<sessions::Listener>,
@@ -174,7 +176,7 @@ impl PostgresStore {
         if pg.get_application_name().is_none() {
             pg.application_name("xuncha-server");
         }
-        let pool = new_pool(pg.clone(), pool_size())?;
+        let pool = new_pool(generic_plans(pg.clone()), pool_size())?;
         let writer_conn = new_pool(pg.clone(), 1)?;
         let sessions = Arc::<sessions::SessionCache>::default();
         let listener = Arc::new(sessions::listen(&sessions, pg));
@@ -184,6 +186,7 @@ impl PostgresStore {
             pending: Arc::default(),
             writer: Arc::default(),
             writer_conn,
+            pulls: Arc::default(),
             sessions,
             _listener: listener,
         };
@@ -271,6 +274,23 @@ impl PostgresStore {
     async fn client(&self) -> Result<Object, StoreError> {
         Ok(self.pool.get().await?)
     }
+}
+
+/// `pg` with PostgreSQL told to plan each prepared statement once, for any values (its generic plan),
+/// besides whatever options the URL sets.
+///
+/// Why: the pull's statement takes its pulls as arrays, and a plan made for the values knows their
+/// lengths, so it always looked cheaper than the generic plan and PostgreSQL planned the statement afresh
+/// on every run (about 1 ms, more than running it; pgbench on the sync bench's database). The statements
+/// of these connections are written so the generic plan is the right one for any values: each reads by an
+/// index on equality (tested with statistics in `tests/postgres_pulls.rs`).
+fn generic_plans(mut pg: tokio_postgres::Config) -> tokio_postgres::Config {
+    let options = match pg.get_options() {
+        Some(o) if !o.trim().is_empty() => format!("{o} -c plan_cache_mode=force_generic_plan"),
+        _ => "-c plan_cache_mode=force_generic_plan".to_string(),
+    };
+    pg.options(options);
+    pg
 }
 
 /// A pool of up to `size` connections; a request waits [`POOL_WAIT`] for one at most.
@@ -622,8 +642,23 @@ impl ServerStore for PostgresStore {
     }
 
     async fn pull(&self, principal: &Principal, cursor: u64, limit: u32) -> Result<PullResponse, StoreError> {
-        let c = self.client().await?;
-        pull::page(&c, principal, cursor, limit.max(1)).await
+        let answer = self.pulls.enqueue(principal.clone(), cursor, limit);
+        // Every pull runs a pass, which waits for a connection and answers whatever pulls wait by then. The
+        // pass is a task of its own, as a push's is: a phone that hangs up must not take down a pass that
+        // holds other phones' pulls.
+        let (pool, pulls) = (self.pool.clone(), self.pulls.clone());
+        tokio::spawn(async move {
+            let client = pool.get().await;
+            let group = pulls.take();
+            if group.is_empty() {
+                return;
+            }
+            match client {
+                Ok(c) => pull::answer(&c, group).await,
+                Err(e) => pull::fail(group, &e.into()),
+            }
+        });
+        answer.await.map_err(|_| StoreError::Task("a pull's pass ended without answering it".into()))?
     }
 
     async fn scope_versions(&self, principal: &Principal) -> Result<Vec<(FindingId, u64)>, StoreError> {

@@ -90,7 +90,7 @@ impl Server {
             cmd.args(["--body-idle-secs", &secs.to_string()]);
         }
         let mut child = cmd
-            .env("XUNCHA_LOG", "info")
+            .env("XUNCHA_LOG", l.log_level.unwrap_or("info"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(stderr)
@@ -144,6 +144,8 @@ pub struct Launch<'a> {
     pub log: Option<&'a str>,
     /// `--body-idle-secs`; default the server's own.
     pub body_idle_secs: Option<u64>,
+    /// `XUNCHA_LOG`; default `info`.
+    pub log_level: Option<&'a str>,
 }
 
 fn storage_args(cmd: &mut Command, dir: &Path, l: &Launch) {

@@ -25,13 +25,10 @@ use xuncha_domain::Taxonomy;
 /// New findings the leader pulls.
 const NEW: usize = 10;
 
-/// The server's pull statement (its own files, read by both), with the scope of an inspector or team leader
-/// as `store/postgres.rs` `scope_conditions` writes it.
-fn pull_sql_of_a_leader() -> String {
-    let branch = include_str!("../../../../xuncha-server/src/store/postgres/pull_branch.sql").trim();
-    let branches = ["f.author_id = $3", "f.team_id = $4"].map(|c| branch.replace("{condition}", c));
-    include_str!("../../../../xuncha-server/src/store/postgres/pull.sql")
-        .replace("{branches}", &branches.join(" UNION "))
+/// The server's pull statement (its own file, read by both), as `store/postgres/pull.rs` prepares it.
+fn pull_sql() -> String {
+    let types = "int4[], uuid[], uuid[], int8[], int4[], uuid[], int8[], int4[], int8[], int8, int8[]";
+    format!("PREPARE bench_pull({types}) AS {}", include_str!("../../../../xuncha-server/src/store/postgres/pull.sql"))
 }
 
 /// One size, ready to be timed: loaded, with 10 new findings the leader has not pulled yet.
@@ -147,8 +144,13 @@ impl Growth<'_> {
     async fn explain(&mut self, label: &str, cursor: u64) -> Result<()> {
         let r = self.db.query_one("SELECT u.id, u.team_id FROM users u WHERE u.username = 'leader1'", &[]).await?;
         let (user, team): (uuid::Uuid, uuid::Uuid) = (r.get(0), r.get(1));
-        let args = format!("{cursor}, {}, '{user}'::uuid, '{team}'::uuid", xuncha_proto::MAX_PULL_LIMIT + 1);
-        self.db.batch_execute(&format!("PREPARE bench_pull AS {}", pull_sql_of_a_leader())).await?;
+        // A group of one pull: the leader's (the people list), from `cursor`, a full page.
+        let fetch = xuncha_proto::MAX_PULL_LIMIT + 1;
+        let args = format!(
+            "ARRAY[1], ARRAY['{user}'::uuid], ARRAY['{team}'::uuid], ARRAY[{cursor}::int8], '{{}}', '{{}}', '{{}}', \
+             '{{}}', '{{}}', {fetch}, ARRAY[{fetch}::int8]"
+        );
+        self.db.batch_execute(&pull_sql()).await?;
         for _ in 0..6 {
             self.db.batch_execute(&format!("EXECUTE bench_pull({args})")).await?;
         }
