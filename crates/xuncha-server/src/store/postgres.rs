@@ -176,8 +176,8 @@ impl PostgresStore {
         if pg.get_application_name().is_none() {
             pg.application_name("xuncha-server");
         }
-        let pool = new_pool(generic_plans(pg.clone()), pool_size())?;
-        let writer_conn = new_pool(pg.clone(), 1)?;
+        let pool = new_pool(with_settings(pg.clone(), &[NO_JIT, GENERIC_PLANS]), pool_size())?;
+        let writer_conn = new_pool(with_settings(pg.clone(), &[NO_JIT]), 1)?;
         let sessions = Arc::<sessions::SessionCache>::default();
         let listener = Arc::new(sessions::listen(&sessions, pg));
         let store = Self {
@@ -276,22 +276,30 @@ impl PostgresStore {
     }
 }
 
-/// `pg` with PostgreSQL told to plan each prepared statement once, for any values (its generic plan),
-/// besides whatever options the URL sets.
-///
-/// Why: the pull's statement takes its pulls as arrays, and a plan made for the values knows their
-/// lengths, so it always looked cheaper than the generic plan and PostgreSQL planned the statement afresh
-/// on every run (about 1 ms, more than running it; pgbench on the sync bench's database). The statements
-/// of these connections are written so the generic plan is the right one for any values: each reads by an
-/// index on equality (tested with statistics in `tests/postgres_pulls.rs`).
-fn generic_plans(mut pg: tokio_postgres::Config) -> tokio_postgres::Config {
-    let options = match pg.get_options() {
-        Some(o) if !o.trim().is_empty() => format!("{o} -c plan_cache_mode=force_generic_plan"),
-        _ => "-c plan_cache_mode=force_generic_plan".to_string(),
-    };
+/// `pg` with these settings for PostgreSQL, besides whatever options the URL sets.
+fn with_settings(mut pg: tokio_postgres::Config, settings: &[&str]) -> tokio_postgres::Config {
+    let mut options = pg.get_options().unwrap_or("").trim().to_string();
+    for s in settings {
+        options = format!("{options} -c {s}").trim().to_string();
+    }
     pg.options(options);
     pg
 }
+
+/// No JIT compilation: every statement of the server is short, and compiling one costs more than running it.
+/// Without statistics (a new database, before autovacuum's first visit) the pull's estimated cost passed
+/// PostgreSQL's threshold, and compiling its plan took 335 ms of each page of a leader's first pull.
+const NO_JIT: &str = "jit=off";
+
+/// Each prepared statement planned once, for any values (its generic plan).
+///
+/// Why: the pull's statement takes its pulls as arrays, and a plan made for the values knows their
+/// lengths, so it always looked cheaper than the generic plan and PostgreSQL planned the statement afresh
+/// on every run (about 1 ms, more than running it; pgbench on the sync bench's database). A plan for any
+/// values loses nothing here: every statement of the shared connections reads by an index on equality, or
+/// reads a whole scope, whatever the values (the pull's plan is tested with statistics in
+/// `tests/postgres_pulls.rs`).
+const GENERIC_PLANS: &str = "plan_cache_mode=force_generic_plan";
 
 /// A pool of up to `size` connections; a request waits [`POOL_WAIT`] for one at most.
 fn new_pool(pg: tokio_postgres::Config, size: usize) -> Result<Pool, StoreError> {
