@@ -176,8 +176,9 @@ impl PostgresStore {
         if pg.get_application_name().is_none() {
             pg.application_name("xuncha-server");
         }
-        let pool = new_pool(with_settings(pg.clone(), &[NO_JIT, GENERIC_PLANS]), pool_size())?;
-        let writer_conn = new_pool(with_settings(pg.clone(), &[NO_JIT]), 1)?;
+        let server_pg = with_settings(pg.clone(), &[NO_JIT, GENERIC_PLANS]);
+        let pool = new_pool(server_pg.clone(), pool_size())?;
+        let writer_conn = new_pool(server_pg, 1)?;
         let sessions = Arc::<sessions::SessionCache>::default();
         let listener = Arc::new(sessions::listen(&sessions, pg));
         let store = Self {
@@ -296,9 +297,10 @@ const NO_JIT: &str = "jit=off";
 /// Why: the pull's statement takes its pulls as arrays, and a plan made for the values knows their
 /// lengths, so it always looked cheaper than the generic plan and PostgreSQL planned the statement afresh
 /// on every run (about 1 ms, more than running it; pgbench on the sync bench's database). A plan for any
-/// values loses nothing here: every statement of the shared connections reads by an index on equality, or
-/// reads a whole scope, whatever the values (the pull's plan is tested with statistics in
-/// `tests/postgres_pulls.rs`).
+/// values loses nothing here: every statement of the server reads by an index on equality, or reads a
+/// whole scope, whatever the values (the pull's plan is tested with statistics in
+/// `tests/postgres_pulls.rs`). The writer's statements join their arrays to a table by its key, which the
+/// generic plan does by probing the index whatever the group's size.
 const GENERIC_PLANS: &str = "plan_cache_mode=force_generic_plan";
 
 /// A pool of up to `size` connections; a request waits [`POOL_WAIT`] for one at most.
