@@ -18,7 +18,7 @@
 //! indexed together with `server_seq`, ordered by it and cut at a page, so any plan reads its index from
 //! the cursor on and stops after a page: the cost follows the page, not the history.
 
-use super::{to_i64, StoreError, StoredFinding};
+use super::{StoreError, StoredFinding};
 use deadpool_postgres::GenericClient;
 use std::sync::Mutex;
 use tokio::sync::oneshot;
@@ -109,10 +109,14 @@ struct Arguments {
 impl Arguments {
     /// Mirrors `Principal::can_see` exactly, as `scope_conditions` does; a NULL team or district
     /// compares as unknown, so a teamless inspector sees only their own findings.
-    fn of(group: &[PendingPull]) -> Result<Self, StoreError> {
+    ///
+    /// A cursor past `i64::MAX` reads from `i64::MAX`: nothing, as from any cursor past the last change.
+    /// Refusing it would fail every other pull of its group.
+    fn of(group: &[PendingPull]) -> Self {
         let mut a = Arguments::default();
         for (k, pull) in group.iter().enumerate() {
-            let (i, p, cursor) = (k as i32 + 1, &pull.principal, to_i64(pull.cursor, "cursor")?);
+            let cursor = i64::try_from(pull.cursor).unwrap_or(i64::MAX);
+            let (i, p) = (k as i32 + 1, &pull.principal);
             match p.role {
                 Role::Inspector | Role::TeamLeader => {
                     a.people.0.push(i);
@@ -132,7 +136,7 @@ impl Arguments {
             }
             a.fetch.push(i64::from(pull.limit) + 1);
         }
-        Ok(a)
+        a
     }
 }
 
@@ -141,7 +145,7 @@ async fn pages(
     client: &impl GenericClient,
     group: &[PendingPull],
 ) -> Result<Vec<Result<PullResponse, StoreError>>, StoreError> {
-    let a = Arguments::of(group)?;
+    let a = Arguments::of(group);
     let most = a.fetch.iter().copied().max().unwrap_or(1);
     let stmt = client.prepare_cached(PULL_SQL).await?;
     let rows = client

@@ -139,9 +139,11 @@ impl Growth<'_> {
         Ok(took)
     }
 
-    /// EXPLAIN ANALYZE of the server's own pull statement, as the server runs it: prepared, and executed
-    /// more than five times first, so PostgreSQL may have switched to its generic plan.
+    /// EXPLAIN ANALYZE of the server's own pull statement, as the server runs it: prepared, with the
+    /// settings of the server's connections (`store/postgres.rs`: its generic plan, no JIT), run a few
+    /// times first.
     async fn explain(&mut self, label: &str, cursor: u64) -> Result<()> {
+        self.db.batch_execute("SET plan_cache_mode = force_generic_plan; SET jit = off").await?;
         let r = self.db.query_one("SELECT u.id, u.team_id FROM users u WHERE u.username = 'leader1'", &[]).await?;
         let (user, team): (uuid::Uuid, uuid::Uuid) = (r.get(0), r.get(1));
         // A group of one pull: the leader's (the people list), from `cursor`, a full page.
