@@ -279,11 +279,9 @@ impl PostgresStore {
 
 /// `pg` with these settings for PostgreSQL, besides whatever options the URL sets.
 fn with_settings(mut pg: tokio_postgres::Config, settings: &[&str]) -> tokio_postgres::Config {
-    let mut options = pg.get_options().unwrap_or("").trim().to_string();
-    for s in settings {
-        options = format!("{options} -c {s}").trim().to_string();
-    }
-    pg.options(options);
+    let given = pg.get_options().map(str::trim).filter(|o| !o.is_empty()).map(str::to_string);
+    let options: Vec<String> = given.into_iter().chain(settings.iter().map(|s| format!("-c {s}"))).collect();
+    pg.options(options.join(" "));
     pg
 }
 
@@ -388,23 +386,17 @@ fn current_from(id: FindingId, r: &Row) -> Result<Current, StoreError> {
 }
 
 /// The part of a WHERE clause that limits findings (alias `f`) to what `p` may see, with its parameters
-/// from `$first` on. It mirrors `Principal::can_see` exactly; the conformance stories compare the two.
+/// from `$first` on. It mirrors `Principal::can_see` exactly; the conformance stories compare the two (the
+/// pull's statement, `postgres/pull.sql`, takes the same conditions as arrays).
 fn scope_sql(p: &Principal, first: usize) -> (String, Vec<Option<Uuid>>) {
-    let (conditions, params) = scope_conditions(p, first);
-    (format!("({})", conditions.join(" OR ")), params)
-}
-
-/// The scope as conditions any one of which lets a finding in, each an equality on a column indexed with
-/// `server_seq` (or `TRUE`), with their parameters from `$first` on.
-fn scope_conditions(p: &Principal, first: usize) -> (Vec<String>, Vec<Option<Uuid>>) {
     match p.role {
-        Role::Admin => (vec!["TRUE".into()], vec![]),
+        Role::Admin => ("TRUE".into(), vec![]),
         // A NULL team compares as unknown, so a teamless inspector sees only their own.
         Role::Inspector | Role::TeamLeader => (
-            vec![format!("f.author_id = ${first}"), format!("f.team_id = ${}", first + 1)],
+            format!("(f.author_id = ${first} OR f.team_id = ${})", first + 1),
             vec![Some(p.user.0), p.team.map(|t| t.0)],
         ),
-        Role::DistrictOffice => (vec![format!("f.district_id = ${first}")], vec![p.district.map(|d| d.0)]),
+        Role::DistrictOffice => (format!("f.district_id = ${first}"), vec![p.district.map(|d| d.0)]),
     }
 }
 

@@ -107,7 +107,7 @@ struct Arguments {
 }
 
 impl Arguments {
-    /// Mirrors `Principal::can_see` exactly, as `scope_conditions` does; a NULL team or district
+    /// Mirrors `Principal::can_see` exactly, as `scope_sql` does; a NULL team or district
     /// compares as unknown, so a teamless inspector sees only their own findings.
     ///
     /// A cursor past `i64::MAX` reads from `i64::MAX`: nothing, as from any cursor past the last change.
